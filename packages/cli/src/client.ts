@@ -1,0 +1,149 @@
+/**
+ * The CLI's HTTP client, derived from the core's HttpApi definition (one
+ * definition, no hand-written client), and the translation of whatever it
+ * fails with into one line a person can act on.
+ */
+import {
+  FetchHttpClient,
+  type HttpApi,
+  HttpApiClient,
+  HttpClient,
+  HttpClientError,
+  type HttpClientResponse,
+  HttpClientRequest
+} from "@effect/platform"
+import { CoreApi } from "@itl-attestation/core"
+import { Cause, Duration, Effect, Option, ParseResult, Ref } from "effect"
+import { CliFailure, messageOf, oneLine } from "./errors.js"
+import type { Globals } from "./globals.js"
+
+const TIMEOUT = Duration.seconds(30)
+
+const makeClient = (
+  globals: Pick<Globals, "url" | "token">,
+  seen: Ref.Ref<Option.Option<HttpClientResponse.HttpClientResponse>>
+): Effect.Effect<CoreClient, never, HttpClient.HttpClient> =>
+  HttpApiClient.make(CoreApi, {
+    baseUrl: globals.url,
+    transformClient: (client) =>
+      client.pipe(
+        Option.match(globals.token, {
+          onNone: () => (c: HttpClient.HttpClient) => c,
+          onSome: (token) => HttpClient.mapRequest(HttpClientRequest.bearerToken(token))
+        }),
+        // Kept so that a failure the derived client could not decode (an
+        // undeclared status, an unexpected body) can still be reported with
+        // the server's status and message.
+        HttpClient.tap((response) => Ref.set(seen, Option.some(response)))
+      )
+  })
+
+// Spelled out from the API's type parameters rather than inferred from
+// makeClient, so declaration emit can name it.
+type ClientOf<Api> = Api extends HttpApi.HttpApi<infer _Id, infer Groups, infer E, infer _R> ? HttpApiClient.Client<Groups, E, never> : never
+export type CoreClient = ClientOf<typeof CoreApi>
+
+/** Calls the API and turns every failure into a `CliFailure` with one readable line. */
+export const callApi = <A, E>(
+  globals: Pick<Globals, "url" | "token">,
+  call: (client: CoreClient) => Effect.Effect<A, E>
+): Effect.Effect<A, CliFailure> =>
+  Effect.gen(function* () {
+    const seen = yield* Ref.make(Option.none<HttpClientResponse.HttpClientResponse>())
+    const client = yield* makeClient(globals, seen)
+    return yield* call(client).pipe(
+      Effect.timeout(TIMEOUT),
+      Effect.catchAll((error) =>
+        Effect.flatMap(Ref.get(seen), (response) =>
+          Effect.flatMap(describe(error, globals.url, response), (message) => Effect.fail(new CliFailure({ message })))
+        )
+      )
+    )
+  }).pipe(Effect.provide(FetchHttpClient.layer))
+
+const describe = (
+  error: unknown,
+  url: string,
+  response: Option.Option<HttpClientResponse.HttpClientResponse>
+): Effect.Effect<string> => {
+  if (Cause.isTimeoutException(error)) return Effect.succeed(`no answer from ${url} within ${Duration.format(TIMEOUT)}`)
+  if (HttpClientError.isHttpClientError(error) && error._tag === "RequestError") {
+    return Effect.succeed(`cannot reach ${url}: ${transportReason(error.cause)}`)
+  }
+  if (Option.isSome(response) && response.value.status >= 400) return httpFailure(error, response.value)
+  if (ParseResult.isParseError(error)) {
+    // No response yet: the request itself broke the API schema, which the
+    // derived client checks before sending (the server would answer 400).
+    return Effect.succeed(
+      Option.isNone(response)
+        ? `invalid request: ${firstIssue(error)}`
+        : `unexpected response from ${url} (is the server the same version as this CLI?): ${firstIssue(error)}`
+    )
+  }
+  return Effect.succeed(oneLine(messageOf(error)))
+}
+
+/** `<server message> (HTTP <status>)`, taking the message from the typed error or, failing that, the body. */
+const httpFailure = (error: unknown, response: HttpClientResponse.HttpClientResponse) =>
+  Effect.gen(function* () {
+    const typed = isApiError(error) ? Option.some(error.message) : Option.none()
+    const message = Option.isSome(typed) ? typed.value : yield* bodyMessage(response)
+    const line = `${oneLine(message)} (HTTP ${response.status})`
+    return response.status === 401 ? `${line}; pass --token or set ITL_TOKEN` : line
+  })
+
+/** The core's error classes all carry `_tag`, `error` (a code) and `message`. */
+const isApiError = (error: unknown): error is { readonly _tag: string; readonly message: string } =>
+  typeof error === "object" &&
+  error !== null &&
+  "_tag" in error &&
+  "message" in error &&
+  typeof error.message === "string" &&
+  !ParseResult.isParseError(error) &&
+  !HttpClientError.isHttpClientError(error)
+
+const bodyMessage = (response: HttpClientResponse.HttpClientResponse) =>
+  response.arrayBuffer.pipe(
+    Effect.map((buffer) => {
+      const body: unknown = JSON.parse(new TextDecoder().decode(buffer))
+      return typeof body === "object" && body !== null && "message" in body && typeof body.message === "string"
+        ? body.message
+        : "request failed"
+    }),
+    Effect.orElseSucceed(() => "request failed")
+  )
+
+const firstIssue = (error: ParseResult.ParseError) => {
+  const issue = ParseResult.ArrayFormatter.formatErrorSync(error)[0]
+  if (issue === undefined) return oneLine(error.message)
+  return issue.path.length === 0 ? oneLine(issue.message) : `${issue.path.map(String).join(".")}: ${oneLine(issue.message)}`
+}
+
+const REASONS: Record<string, string> = {
+  ECONNREFUSED: "connection refused",
+  ECONNRESET: "connection reset",
+  ENOTFOUND: "host not found",
+  EAI_AGAIN: "host name lookup failed",
+  ETIMEDOUT: "connection timed out",
+  EHOSTUNREACH: "host unreachable",
+  ENETUNREACH: "network unreachable",
+  UND_ERR_CONNECT_TIMEOUT: "connection timed out",
+  UND_ERR_SOCKET: "connection closed"
+}
+
+/** fetch reports "fetch failed"; the reason is a `code` somewhere down its cause chain. */
+const transportReason = (cause: unknown): string => {
+  let current: unknown = cause
+  let innermost = messageOf(cause)
+  for (let depth = 0; depth < 6 && typeof current === "object" && current !== null; depth++) {
+    if ("code" in current && typeof current.code === "string") return REASONS[current.code] ?? `${innermost} (${current.code})`
+    if ("message" in current && typeof current.message === "string" && current.message !== "") innermost = current.message
+    current =
+      "cause" in current && current.cause !== undefined
+        ? current.cause
+        : "errors" in current && Array.isArray(current.errors)
+          ? current.errors[0]
+          : undefined
+  }
+  return oneLine(innermost)
+}

@@ -1,0 +1,57 @@
+/** `attestation operator token …`: operator bearer tokens. */
+import { Command, Options } from "@effect/cli"
+import { type CreatedOperatorToken, type OperatorToken, type OperatorTokenList, Role } from "@itl-attestation/core"
+import { Effect } from "effect"
+import { callApi } from "../client.js"
+import { root } from "../globals.js"
+import { column, count, render, table, time } from "../output.js"
+import { group } from "./group.js"
+import { idArg } from "./shared.js"
+
+const tokenColumns = [
+  column<OperatorToken>("id", (t) => t.id),
+  column<OperatorToken>("name", (t) => t.name),
+  column<OperatorToken>("role", (t) => t.role),
+  column<OperatorToken>("created_at", (t) => time(t.created_at)),
+  column<OperatorToken>("last_used_at", (t) => time(t.last_used_at)),
+  column<OperatorToken>("revoked_at", (t) => time(t.revoked_at))
+]
+
+const createdTable = (created: CreatedOperatorToken) =>
+  `${table(tokenColumns, [created])}\n\ntoken: ${created.token}\n(shown only now: the server keeps just its hash)`
+
+const listTable = (list: OperatorTokenList) => `${table(tokenColumns, list.tokens)}\n${count(list.total, "token")}`
+
+const create = Command.make(
+  "create",
+  {
+    name: Options.text("name").pipe(Options.withDescription("A label, recorded as the actor of the token's changes")),
+    role: Options.choice("role", Role.literals).pipe(Options.withDescription("What the token may do"))
+  },
+  (payload) =>
+    Effect.gen(function* () {
+      const globals = yield* root
+      const created = yield* callApi(globals, (api) => api.operators.create({ payload }))
+      yield* render(globals.output, created, createdTable)
+    })
+).pipe(Command.withDescription("Create a token (its secret is printed once)"))
+
+const list = Command.make("list", {}, () =>
+  Effect.gen(function* () {
+    const globals = yield* root
+    const tokens = yield* callApi(globals, (api) => api.operators.list())
+    yield* render(globals.output, tokens, listTable)
+  })
+).pipe(Command.withDescription("List tokens (never their secrets)"))
+
+const revoke = Command.make("revoke", { id: idArg("Token") }, ({ id }) =>
+  Effect.gen(function* () {
+    const globals = yield* root
+    const token = yield* callApi(globals, (api) => api.operators.revoke({ path: { id } }))
+    yield* render(globals.output, token, (t) => table(tokenColumns, [t]))
+  })
+).pipe(Command.withDescription("Revoke a token; it stops working at once"))
+
+const tokenCommand = group("token", "Operator bearer tokens", [create, list, revoke])
+
+export const operatorCommand = group("operator", "Manage operators", [tokenCommand])

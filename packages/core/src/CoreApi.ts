@@ -1,0 +1,15 @@
+/** The core's HTTP API: one definition for the server, the OpenAPI document and the CLI's client. */
+import { HttpApi, OpenApi } from "@effect/platform"
+import { AuditApi } from "./audit/AuditApi.js"
+import { MachineApi, MachineRegistrationApi } from "./machines/MachineApi.js"
+import { OperatorApi } from "./operators/OperatorApi.js"
+import { SystemApi } from "./system/SystemApi.js"
+
+export class CoreApi extends HttpApi.make("attestation")
+  .add(SystemApi)
+  .add(MachineRegistrationApi)
+  .add(MachineApi)
+  .add(OperatorApi)
+  .add(AuditApi)
+  .annotate(OpenApi.Title, "ITL Attestation Platform")
+  .annotate(OpenApi.Description, "TPM 2.0 machine attestation: registry, lifecycle, audit, extensions") {}

@@ -1,0 +1,60 @@
+/**
+ * Core configuration, read once from the environment through Effect `Config`.
+ * Nothing else in the core reads `process.env`: tests provide a ConfigProvider.
+ */
+import { Config, Context, Effect, Layer, Option, Redacted } from "effect"
+
+export interface AppConfigShape {
+  /** PostgreSQL URL; none means the embedded PGlite database. */
+  readonly databaseUrl: Option.Option<Redacted.Redacted<string>>
+  /** Where the embedded database and generated keys live. */
+  readonly dataDir: string
+  readonly adminToken: Option.Option<Redacted.Redacted<string>>
+  readonly masterKey: Option.Option<Redacted.Redacted<string>>
+  /** The master key before a rotation: still opens old ciphertexts. */
+  readonly masterKeyPrevious: Option.Option<Redacted.Redacted<string>>
+  readonly maxBodyBytes: number
+  /** Role given to operators identified by a verified mTLS client certificate. */
+  readonly tlsClientRole: "admin" | "operator" | "viewer"
+}
+
+const hex64 = /^[0-9a-fA-F]{64}$/
+
+const hexKey = (name: string) =>
+  Config.redacted(name).pipe(
+    Config.validate({
+      message: "must be 64 hexadecimal characters (32 bytes)",
+      validation: (key) => hex64.test(Redacted.value(key))
+    })
+  )
+
+export const appConfig: Config.Config<AppConfigShape> = Config.all({
+  databaseUrl: Config.option(Config.redacted("ITL_DATABASE_URL")),
+  dataDir: Config.string("ITL_DATA_DIR").pipe(Config.withDefault("./.attestation")),
+  adminToken: Config.option(
+    Config.redacted("ITL_ADMIN_TOKEN").pipe(
+      Config.validate({
+        message: "must be at least 16 characters",
+        validation: (token) => Redacted.value(token).length >= 16
+      })
+    )
+  ),
+  masterKey: Config.option(hexKey("ITL_MASTER_KEY")),
+  masterKeyPrevious: Config.option(hexKey("ITL_MASTER_KEY_PREVIOUS")),
+  maxBodyBytes: Config.integer("ITL_MAX_BODY_BYTES").pipe(
+    Config.withDefault(1024 * 1024),
+    Config.validate({ message: "must be a positive integer", validation: (n) => n > 0 })
+  ),
+  tlsClientRole: Config.literal("admin", "operator", "viewer")("ITL_TLS_CLIENT_ROLE").pipe(
+    Config.withDefault("operator" as const)
+  )
+})
+
+export class AppConfig extends Context.Tag("@itl-attestation/core/AppConfig")<AppConfig, AppConfigShape>() {
+  static readonly Default = Layer.effect(AppConfig, appConfig)
+  static readonly make = (config: AppConfigShape) => Layer.succeed(AppConfig, config)
+}
+
+export const isEmbedded = (config: AppConfigShape) => Option.isNone(config.databaseUrl)
+
+export const appConfigValue = Effect.flatMap(AppConfig, Effect.succeed)

@@ -1,0 +1,113 @@
+/**
+ * The core schema. Extensions add their own tables in their own migration
+ * sets; a table that holds data for a machine references `machines(id)` with
+ * ON DELETE CASCADE so that deleting a machine removes what extensions hold.
+ */
+import { SqlClient } from "@effect/sql"
+import { Effect } from "effect"
+import type { MigrationSet } from "./Migrations.js"
+
+const createOperators = Effect.flatMap(SqlClient.SqlClient, (sql) =>
+  sql`CREATE TABLE operator_tokens (
+    id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+    name text NOT NULL,
+    role text NOT NULL CHECK (role IN ('admin', 'operator', 'viewer')),
+    token_hash text NOT NULL UNIQUE,
+    created_at timestamptz NOT NULL DEFAULT now(),
+    created_by text NOT NULL,
+    last_used_at timestamptz,
+    revoked_at timestamptz,
+    revoked_by text
+  )`
+)
+
+const createMachines = Effect.flatMap(SqlClient.SqlClient, (sql) =>
+  Effect.all([
+    sql`CREATE TABLE machines (
+      id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+      ek_fingerprint text NOT NULL UNIQUE,
+      ek_public_pem text NOT NULL,
+      ek_certificate text,
+      hostname text NOT NULL,
+      hardware jsonb NOT NULL DEFAULT '{}'::jsonb,
+      status text NOT NULL CHECK (status IN
+        ('pending_approval', 'approved', 'attested', 'rejected', 'locked', 'revoked')),
+      status_before_lock text,
+      status_reason text,
+      ek_verified boolean NOT NULL DEFAULT false,
+      registered_at timestamptz NOT NULL DEFAULT now(),
+      updated_at timestamptz NOT NULL DEFAULT now(),
+      approved_at timestamptz,
+      approved_by text,
+      last_attested_at timestamptz
+    )`,
+    sql`CREATE INDEX machines_status_idx ON machines (status)`,
+    sql`CREATE INDEX machines_hostname_idx ON machines (hostname)`
+  ], { discard: true })
+)
+
+const createAuditLog = Effect.flatMap(SqlClient.SqlClient, (sql) =>
+  Effect.all([
+    // ids are assigned by the appender (previous id + 1, under the journal
+    // lock) because each id is part of its row's HMAC.
+    sql`CREATE TABLE audit_log (
+      id bigint PRIMARY KEY,
+      at timestamptz NOT NULL,
+      actor text NOT NULL,
+      actor_kind text NOT NULL,
+      action text NOT NULL,
+      target_type text NOT NULL,
+      target_id text,
+      details jsonb NOT NULL,
+      prev_hash text NOT NULL,
+      hash text NOT NULL
+    )`,
+    sql`CREATE INDEX audit_log_target_idx ON audit_log (target_type, target_id)`,
+    // Append-only: the application never updates or deletes audit rows. A
+    // database owner can still disable this trigger; the HMAC chain is what
+    // makes such a rewrite detectable.
+    sql`CREATE FUNCTION audit_log_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN RAISE EXCEPTION 'audit_log is append-only'; END $$`,
+    sql`CREATE TRIGGER audit_log_no_update BEFORE UPDATE OR DELETE ON audit_log
+      FOR EACH ROW EXECUTE FUNCTION audit_log_append_only()`
+  ], { discard: true })
+)
+
+const createEvents = Effect.flatMap(SqlClient.SqlClient, (sql) =>
+  Effect.all([
+    sql`CREATE TABLE events (
+      seq bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+      id uuid NOT NULL UNIQUE DEFAULT gen_random_uuid(),
+      event_type text NOT NULL,
+      timestamp timestamptz NOT NULL,
+      machine_id uuid,
+      data jsonb NOT NULL
+    )`,
+    sql`CREATE TABLE event_consumers (
+      name text PRIMARY KEY,
+      cursor bigint NOT NULL,
+      lease_owner text,
+      lease_until timestamptz,
+      updated_at timestamptz NOT NULL DEFAULT now()
+    )`
+  ], { discard: true })
+)
+
+const createKeyring = Effect.flatMap(SqlClient.SqlClient, (sql) =>
+  sql`CREATE TABLE keyring_wrapped_keys (
+    purpose text PRIMARY KEY,
+    key_id text NOT NULL,
+    nonce bytea NOT NULL,
+    ciphertext bytea NOT NULL,
+    tag bytea NOT NULL,
+    created_at timestamptz NOT NULL DEFAULT now()
+  )`
+)
+
+export const coreMigrations: MigrationSet = {
+  "0001_operator_tokens": createOperators,
+  "0002_machines": createMachines,
+  "0003_audit_log": createAuditLog,
+  "0004_events": createEvents,
+  "0005_keyring": createKeyring
+}

@@ -1,0 +1,31 @@
+/** Everything an extension's layer may use from the core. */
+import type { Etag, FileSystem, HttpLayerRouter, HttpPlatform, Path } from "@effect/platform"
+import type { SqlClient } from "@effect/sql"
+import type { PgClient } from "@effect/sql-pg"
+import type { AuditLog } from "../audit/AuditLog.js"
+import type { AppConfig } from "../config/AppConfig.js"
+import type { DatabaseInfo } from "../db/Database.js"
+import type { Events } from "../events/Events.js"
+import type { Keyring } from "../keyring/Keyring.js"
+import type { Machines } from "../machines/Machines.js"
+import type { Authentication } from "../operators/Authentication.js"
+import type { OperatorTokens } from "../operators/OperatorTokens.js"
+import type { ExtensionRegistry } from "./ExtensionRegistry.js"
+
+export type CoreServices =
+  | AppConfig
+  | SqlClient.SqlClient
+  | PgClient.PgClient
+  | DatabaseInfo
+  | Keyring
+  | Events
+  | AuditLog
+  | OperatorTokens
+  | Machines
+  | ExtensionRegistry
+  | Authentication
+  | HttpLayerRouter.HttpRouter
+  | Etag.Generator
+  | FileSystem.FileSystem
+  | HttpPlatform.HttpPlatform
+  | Path.Path

@@ -1,0 +1,93 @@
+/**
+ * The outermost request middleware. It makes every non-2xx answer a JSON body
+ * `{error, message, details?}` — including those produced outside our own
+ * handlers (unknown route, unreadable body, schema decode failures, defects) —
+ * and keeps stack traces and causes out of responses (they go to the log).
+ */
+import {
+  HttpServerError,
+  HttpServerRequest,
+  HttpServerResponse,
+  HttpIncomingMessage
+} from "@effect/platform"
+import { Cause, Effect, Option } from "effect"
+import * as crypto from "node:crypto"
+import { errorBody } from "./ApiError.js"
+
+interface DecodeIssue {
+  readonly path: ReadonlyArray<PropertyKey>
+  readonly message: string
+}
+
+const json = (status: number, body: unknown) => HttpServerResponse.unsafeJson(body, { status })
+
+/** `hostname: must be a hostname …` — the first issue names the field, the rest go to details. */
+const describeIssues = (issues: ReadonlyArray<DecodeIssue>) => {
+  const describe = (issue: DecodeIssue) =>
+    issue.path.length === 0 ? issue.message : `${issue.path.map(String).join(".")}: ${issue.message}`
+  return issues.length === 0 ? "invalid request" : describe(issues[0]!)
+}
+
+const rewriteDecodeError = (response: HttpServerResponse.HttpServerResponse) => {
+  if (response.status !== 400 || response.body._tag !== "Uint8Array") return response
+  let parsed: { _tag?: unknown; issues?: ReadonlyArray<DecodeIssue> }
+  try {
+    parsed = JSON.parse(new TextDecoder().decode(response.body.body))
+  } catch {
+    return response
+  }
+  if (parsed._tag !== "HttpApiDecodeError" || !Array.isArray(parsed.issues)) return response
+  const issues = parsed.issues.map((i) => ({ path: i.path.map(String), message: i.message }))
+  // `_tag`, `issues` and `message` stay so the derived client still decodes the error.
+  return json(400, {
+    _tag: "HttpApiDecodeError",
+    error: "bad_request",
+    message: describeIssues(issues),
+    issues,
+    details: { fields: issues.map((i) => i.path.join(".")).filter((p) => p !== "") }
+  })
+}
+
+const isBodyTooLarge = (error: HttpServerError.RequestError) =>
+  String((error.cause as Error | undefined)?.message ?? "").includes("maxBytes")
+
+const fromFailure = (request: HttpServerRequest.HttpServerRequest, cause: Cause.Cause<unknown>) =>
+  Effect.gen(function* () {
+    // The router reports an unreadable body as a failure or, from inside an
+    // HttpApi handler, as a defect; either way it is the client's fault.
+    const failure = Cause.isEmpty(cause) || Cause.isInterruptedOnly(cause) ? Option.none() : Option.some(Cause.squash(cause))
+    if (Option.isSome(failure)) {
+      const error = failure.value
+      if (HttpServerError.isServerError(error) && error._tag === "RouteNotFound") {
+        return json(404, errorBody("not_found", `no route for ${request.method} ${request.url.split("?")[0]}`))
+      }
+      if (HttpServerError.isServerError(error) && error._tag === "RequestError") {
+        if (isBodyTooLarge(error)) return json(413, errorBody("payload_too_large", "request body is too large"))
+        return json(400, errorBody("bad_request", "request body is not valid JSON"))
+      }
+    }
+    if (Cause.isInterruptedOnly(cause)) return json(503, errorBody("service_unavailable", "request interrupted"))
+    yield* Effect.logError("request failed", cause)
+    return json(500, errorBody("internal_error", "internal server error"))
+  })
+
+export const errorMiddleware =
+  (maxBodyBytes: number) =>
+  <E, R>(app: Effect.Effect<HttpServerResponse.HttpServerResponse, E, R>) =>
+    Effect.gen(function* () {
+      const request = yield* HttpServerRequest.HttpServerRequest
+      const requestId = request.headers["x-request-id"] ?? crypto.randomUUID()
+      const declared = Number(request.headers["content-length"] ?? "0")
+      const response =
+        declared > maxBodyBytes
+          ? json(413, errorBody("payload_too_large", `request body exceeds ${maxBodyBytes} bytes`))
+          : yield* app.pipe(
+              HttpIncomingMessage.withMaxBodySize(Option.some(maxBodyBytes)),
+              Effect.map(rewriteDecodeError),
+              Effect.catchAllCause((cause) => fromFailure(request, cause))
+            )
+      const withAuth =
+        response.status === 401 ? HttpServerResponse.setHeader(response, "www-authenticate", 'Bearer realm="attestation"') : response
+      return HttpServerResponse.setHeader(withAuth, "x-request-id", requestId)
+    })
+

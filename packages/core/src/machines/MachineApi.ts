@@ -1,0 +1,44 @@
+import { HttpApiEndpoint, HttpApiGroup } from "@effect/platform"
+import { Schema } from "effect"
+import { BadRequest, Conflict, Forbidden, NotFound } from "../http/ApiError.js"
+import { paginationParams } from "../http/Pagination.js"
+import { Authentication } from "../operators/Authentication.js"
+import { Machine, MachineId, MachinePage, MachineStatus, RegisterMachine, Registration, TransitionRequest } from "./Machine.js"
+
+
+/** `POST /api/v1/machines/{id}/<action>`: one lifecycle transition (see lifecycle.ts). */
+const transitionEndpoint = <const Action extends string>(action: Action) =>
+  HttpApiEndpoint.post(action, `/machines/:id/${action}`)
+    .setPath(Schema.Struct({ id: MachineId }))
+    .setPayload(TransitionRequest)
+    .addSuccess(Machine)
+    .addError(NotFound)
+    .addError(Conflict)
+
+/** Registration is for machines, which have no operator credentials. */
+export class MachineRegistrationApi extends HttpApiGroup.make("machineRegistration")
+  .add(
+    HttpApiEndpoint.post("register", "/machines/register")
+      .setPayload(RegisterMachine)
+      .addSuccess(Registration)
+      .addError(BadRequest)
+      .addError(Conflict)
+  )
+  .prefix("/api/v1") {}
+
+export class MachineApi extends HttpApiGroup.make("machines")
+  .add(
+    HttpApiEndpoint.get("list", "/machines")
+      .setUrlParams(Schema.Struct({ status: Schema.optional(MachineStatus), hostname: Schema.optional(Schema.String), ...paginationParams }))
+      .addSuccess(MachinePage)
+  )
+  .add(HttpApiEndpoint.get("get", "/machines/:id").setPath(Schema.Struct({ id: MachineId })).addSuccess(Machine).addError(NotFound))
+  .add(transitionEndpoint("approve"))
+  .add(transitionEndpoint("reject"))
+  .add(transitionEndpoint("lock"))
+  .add(transitionEndpoint("unlock"))
+  .add(transitionEndpoint("revoke"))
+  .add(HttpApiEndpoint.del("delete", "/machines/:id").setPath(Schema.Struct({ id: MachineId })).addSuccess(Schema.Void, { status: 204 }).addError(NotFound))
+  .addError(Forbidden)
+  .middleware(Authentication)
+  .prefix("/api/v1") {}

@@ -1,0 +1,24 @@
+import { HttpApiBuilder } from "@effect/platform"
+import { Effect } from "effect"
+import { CoreApi } from "../CoreApi.js"
+import { Machines } from "./Machines.js"
+
+export const MachineRegistrationHttp = HttpApiBuilder.group(CoreApi, "machineRegistration", (handlers) =>
+  Effect.map(Machines, (machines) =>
+    handlers.handle("register", ({ payload }) => machines.register(payload))
+  )
+)
+
+export const MachineHttp = HttpApiBuilder.group(CoreApi, "machines", (handlers) =>
+  Effect.map(Machines, (machines) =>
+    handlers
+      .handle("list", ({ urlParams }) => machines.list(urlParams))
+      .handle("get", ({ path }) => machines.get(path.id))
+      .handle("approve", ({ path, payload }) => machines.approve(path.id, payload.reason))
+      .handle("reject", ({ path, payload }) => machines.reject(path.id, payload.reason))
+      .handle("lock", ({ path, payload }) => machines.lock(path.id, payload.reason))
+      .handle("unlock", ({ path, payload }) => machines.unlock(path.id, payload.reason))
+      .handle("revoke", ({ path, payload }) => machines.revoke(path.id, payload.reason))
+      .handle("delete", ({ path }) => machines.remove(path.id))
+  )
+)

@@ -1,0 +1,155 @@
+/**
+ * The machine registry: registration, lookups and the operator lifecycle.
+ * Each change commits with its audit row and its event in one transaction.
+ */
+import { DateTime, Effect, Either } from "effect"
+import type { Actor } from "../audit/AuditEntry.js"
+import { AuditLog } from "../audit/AuditLog.js"
+import { DomainEvent } from "../events/Event.js"
+import { Events } from "../events/Events.js"
+import { BadRequest, Conflict, NotFound } from "../http/ApiError.js"
+import { actorOf, requireRole } from "../operators/OperatorTokens.js"
+import { sqlDefect } from "../db/sqlDefect.js"
+import { parseEkCertificate, parseEkPublic } from "./ekKey.js"
+import { type MachinePage as MachinePageType, MachinePage, type RegisterMachine, Registration } from "./Machine.js"
+import { type MachineFilter, MachineRepo, type MachineRow, toMachine } from "./MachineRepo.js"
+import { eventOf, type OperatorAction, transition } from "./lifecycle.js"
+
+const machineEvent = (
+  eventType: DomainEvent["event_type"],
+  row: MachineRow,
+  extra: Record<string, unknown> = {}
+) =>
+  new DomainEvent({
+    event_type: eventType,
+    timestamp: DateTime.unsafeNow(),
+    machine_id: row.id,
+    data: { machine_id: row.id, hostname: row.hostname, ek_fingerprint: row.ek_fingerprint, status: row.status, ...extra }
+  })
+
+export class Machines extends Effect.Service<Machines>()("@itl-attestation/core/Machines", {
+  effect: Effect.gen(function* () {
+    const repo = yield* MachineRepo
+    const audit = yield* AuditLog
+    const events = yield* Events
+
+    /** Shared by every change: audit row and event, inside the caller's transaction. */
+    const record = (actor: Actor, action: string, row: MachineRow, details: Record<string, unknown>) =>
+      audit.append(actor, { action, targetType: "machine", targetId: row.id, details })
+
+    const register = (payload: RegisterMachine) =>
+      Effect.gen(function* () {
+        const ek = parseEkPublic(payload.ek_public)
+        if (Either.isLeft(ek)) return yield* new BadRequest({ message: `${ek.left.field}: ${ek.left.message}`, details: { field: ek.left.field } })
+        if (payload.ek_certificate !== undefined) {
+          const cert = parseEkCertificate(payload.ek_certificate, ek.right)
+          if (Either.isLeft(cert)) return yield* new BadRequest({ message: `${cert.left.field}: ${cert.left.message}`, details: { field: cert.left.field } })
+        }
+        const fingerprint = ek.right.fingerprint
+        const actor: Actor = { name: fingerprint, kind: "machine" }
+        return yield* events.transaction(
+          Effect.gen(function* () {
+            const known = yield* repo.findByFingerprint(fingerprint)
+            // Idempotent: a known EK gets its record back, and nothing about it changes.
+            if (known !== undefined) return new Registration({ machine: toMachine(known), created: false })
+            const sameHost = yield* repo.findByHostname(payload.hostname)
+            if (sameHost.length > 0) {
+              return yield* new Conflict({
+                error: "hostname_taken",
+                message: `hostname ${payload.hostname} is already registered to another EK`,
+                details: { field: "hostname" }
+              })
+            }
+            const row = yield* repo.insert({
+              ek_fingerprint: fingerprint,
+              ek_public_pem: ek.right.pem,
+              ek_certificate: payload.ek_certificate?.trim() ?? null,
+              hostname: payload.hostname,
+              hardware: payload.hardware ?? {}
+            })
+            if (row === undefined) {
+              const raced = yield* repo.findByFingerprint(fingerprint)
+              return new Registration({ machine: toMachine(raced!), created: false })
+            }
+            yield* record(actor, "machine.registered", row, { hostname: row.hostname, ek_fingerprint: fingerprint })
+            yield* events.append(machineEvent("machine.registered", row))
+            return new Registration({ machine: toMachine(row), created: true })
+          })
+        )
+      }).pipe(sqlDefect, Effect.withSpan("Machines.register"))
+
+    const findOrFail = (id: string) =>
+      Effect.flatMap(repo.findById(id), (row) =>
+        row === undefined ? Effect.fail(new NotFound({ message: `machine ${id} not found` })) : Effect.succeed(row)
+      )
+
+    const get = (id: string) =>
+      Effect.gen(function* () {
+        yield* requireRole("viewer")
+        return toMachine(yield* findOrFail(id))
+      }).pipe(sqlDefect, Effect.withSpan("Machines.get"))
+
+    const list = (filter: MachineFilter) =>
+      Effect.gen(function* () {
+        yield* requireRole("viewer")
+        const { rows, total } = yield* repo.list(filter)
+        return new MachinePage({ machines: rows.map(toMachine), total, limit: filter.limit, offset: filter.offset }) as MachinePageType
+      }).pipe(sqlDefect, Effect.withSpan("Machines.list"))
+
+    const act = (action: OperatorAction, id: string, reason: string | undefined) =>
+      Effect.gen(function* () {
+        const operator = yield* requireRole("operator")
+        return yield* events.transaction(
+          Effect.gen(function* () {
+            const current = yield* repo.findByIdForUpdate(id)
+            if (current === undefined) return yield* new NotFound({ message: `machine ${id} not found` })
+            const change = transition(action, current.status, current.status_before_lock)
+            if (Either.isLeft(change)) {
+              return yield* new Conflict({
+                error: "invalid_transition",
+                message: change.left,
+                details: { current_status: current.status }
+              })
+            }
+            const updated = yield* repo.updateStatus(
+              id,
+              { ...change.right, reason: reason ?? null },
+              action === "approve" ? operator.name : null
+            )
+            const details = { previous_status: current.status, status: updated.status, ...(reason ? { reason } : {}) }
+            yield* record(actorOf(operator), `machine.${action}`, updated, details)
+            yield* events.append(machineEvent(eventOf[action], updated, { ...details, actor: operator.name }))
+            return toMachine(updated)
+          })
+        )
+      }).pipe(sqlDefect, Effect.withSpan(`Machines.${action}`))
+
+    const remove = (id: string) =>
+      Effect.gen(function* () {
+        const operator = yield* requireRole("admin")
+        yield* events.transaction(
+          Effect.gen(function* () {
+            const current = yield* repo.findByIdForUpdate(id)
+            if (current === undefined) return yield* new NotFound({ message: `machine ${id} not found` })
+            // Extension rows referencing the machine go with it (ON DELETE CASCADE).
+            yield* repo.remove(id)
+            yield* record(actorOf(operator), "machine.deleted", current, { hostname: current.hostname, ek_fingerprint: current.ek_fingerprint })
+            yield* events.append(machineEvent("machine.deleted", current, { actor: operator.name }))
+          })
+        )
+      }).pipe(sqlDefect, Effect.withSpan("Machines.delete"))
+
+    return {
+      register,
+      get,
+      list,
+      approve: (id: string, reason?: string) => act("approve", id, reason),
+      reject: (id: string, reason?: string) => act("reject", id, reason),
+      lock: (id: string, reason?: string) => act("lock", id, reason),
+      unlock: (id: string, reason?: string) => act("unlock", id, reason),
+      revoke: (id: string, reason?: string) => act("revoke", id, reason),
+      remove
+    } as const
+  }),
+  dependencies: [MachineRepo.Default]
+}) {}

@@ -1,0 +1,56 @@
+/**
+ * Operator authentication: `Authorization: Bearer <token>`, or, when the host
+ * terminates mTLS, the subject DN of a verified client certificate.
+ * Authorization (which role may do what) is checked in the services.
+ */
+import { HttpApiMiddleware, HttpApiSecurity, HttpServerRequest } from "@effect/platform"
+import { Context, Effect, Layer, Option, Redacted } from "effect"
+import { AppConfig } from "../config/AppConfig.js"
+import { Unauthorized } from "../http/ApiError.js"
+import { CurrentOperator, type OperatorIdentity } from "./Operator.js"
+import { OperatorTokens } from "./OperatorTokens.js"
+
+/**
+ * How the host tells the core about a verified TLS client certificate. The
+ * default knows none; host-node reads the socket's peer certificate.
+ */
+export class ClientCertificateSubject extends Context.Reference<ClientCertificateSubject>()(
+  "@itl-attestation/core/ClientCertificateSubject",
+  { defaultValue: () => (_request: HttpServerRequest.HttpServerRequest): Option.Option<string> => Option.none() }
+) {}
+
+export class Authentication extends HttpApiMiddleware.Tag<Authentication>()("Authentication", {
+  failure: Unauthorized,
+  provides: CurrentOperator,
+  security: { bearer: HttpApiSecurity.bearer }
+}) {}
+
+const BEARER = /^Bearer\s+(\S+)\s*$/i
+
+export const AuthenticationLive = Layer.effect(
+  Authentication,
+  Effect.gen(function* () {
+    const tokens = yield* OperatorTokens
+    const config = yield* AppConfig
+    const subjectOf = yield* ClientCertificateSubject
+    return {
+      // The security decoder hands over whatever follows "Bearer "; read the raw
+      // header ourselves so that other schemes are refused, not mis-sliced.
+      bearer: (_token: Redacted.Redacted<string>) =>
+        Effect.gen(function* () {
+          const request = yield* HttpServerRequest.HttpServerRequest
+          const header = request.headers["authorization"]
+          if (header !== undefined) {
+            const match = BEARER.exec(header)
+            if (match === null) return yield* new Unauthorized({ message: "the Authorization header must be `Bearer <token>`" })
+            return yield* tokens.authenticate(match[1]!)
+          }
+          const subject = subjectOf(request)
+          if (Option.isSome(subject)) {
+            return { name: subject.value, role: config.tlsClientRole, via: "mtls" } satisfies OperatorIdentity
+          }
+          return yield* new Unauthorized({ message: "missing operator credentials: send `Authorization: Bearer <token>`" })
+        })
+    }
+  })
+)

@@ -1,0 +1,13 @@
+import { HttpApiBuilder } from "@effect/platform"
+import { Effect } from "effect"
+import { CoreApi } from "../CoreApi.js"
+import { OperatorTokens } from "./OperatorTokens.js"
+
+export const OperatorHttp = HttpApiBuilder.group(CoreApi, "operators", (handlers) =>
+  Effect.map(OperatorTokens, (tokens) =>
+    handlers
+      .handle("create", ({ payload }) => tokens.create(payload.name, payload.role))
+      .handle("list", () => tokens.list)
+      .handle("revoke", ({ path }) => tokens.revoke(path.id))
+  )
+)

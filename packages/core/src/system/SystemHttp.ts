@@ -1,0 +1,35 @@
+import { HttpApiBuilder } from "@effect/platform"
+import { SqlClient } from "@effect/sql"
+import { Effect } from "effect"
+import { CoreApi } from "../CoreApi.js"
+import { DatabaseInfo } from "../db/Database.js"
+import { ExtensionRegistry } from "../extensions/ExtensionRegistry.js"
+import { ServiceUnavailable } from "../http/ApiError.js"
+import { ExtensionList, Readiness } from "./SystemApi.js"
+
+export const SystemHttp = HttpApiBuilder.group(CoreApi, "system", (handlers) =>
+  Effect.gen(function* () {
+    const sql = yield* SqlClient.SqlClient
+    const database = yield* DatabaseInfo
+    const registry = yield* ExtensionRegistry
+    return handlers
+      .handle("healthz", () => Effect.succeed({ status: "ok" as const }))
+      // Routes exist only once migrations have run (the app builds them after),
+      // so readiness reduces to: can we still reach the database?
+      .handle("readyz", () =>
+        sql`SELECT 1`.pipe(
+          Effect.as(new Readiness({ status: "ready", database: database.kind, migrations: "done" })),
+          Effect.timeoutFail({ duration: "2 seconds", onTimeout: () => new ServiceUnavailable({ message: "database did not answer within 2 s" }) }),
+          Effect.catchTag("SqlError", () => Effect.fail(new ServiceUnavailable({ message: "database unreachable" })))
+        )
+      )
+      .handle("extensions", () =>
+        Effect.map(registry.loaded, (loaded) =>
+          new ExtensionList({
+            extensions: loaded.map(({ name, version, description }) => ({ name, version, description })),
+            total: loaded.length
+          })
+        )
+      )
+  })
+)

@@ -1,0 +1,90 @@
+/**
+ * The reference server: the composed app on Node's HTTP(S) server.
+ * Shutdown is graceful: interrupting the layer (SIGTERM/SIGINT under
+ * `NodeRuntime.runMain`) closes the listener, lets in-flight requests finish,
+ * then runs every finalizer (background fibers, database).
+ */
+import { HttpLayerRouter, HttpServer } from "@effect/platform"
+import { NodeHttpServer } from "@effect/platform-node"
+import {
+  AppConfig,
+  AttestationApp,
+  ClientCertificateSubject,
+  type Extension,
+  type ExtensionFailure,
+  extensionFailureLine,
+  StartupReport,
+  type StartupReportShape
+} from "@itl-attestation/core"
+import { Effect, Layer, Option } from "effect"
+import * as path from "node:path"
+import { discoverExtensions } from "./discovery.js"
+import { HostConfig } from "./HostConfig.js"
+import { clientCertificateSubject, makeServerFactory } from "./tls.js"
+
+export interface ServerOptions {
+  /** Extensions shipped with the host (the CLI passes the built-in ones). */
+  readonly builtins?: ReadonlyArray<Extension>
+  /** Where to look for installed extension packages (default: the working directory). */
+  readonly root?: string
+}
+
+export interface ServerInfo {
+  readonly url: string
+  readonly report: StartupReportShape
+  readonly moduleFailures: ReadonlyArray<ExtensionFailure>
+}
+
+export class RunningServer extends Effect.Tag("@itl-attestation/host-node/RunningServer")<RunningServer, ServerInfo>() {}
+
+/** Needs `AppConfig` and `HostConfig` (`.Default` reads the environment); outputs what started. */
+export const serverLayer = (options: ServerOptions = {}) =>
+  Layer.unwrapEffect(
+    Effect.gen(function* () {
+      const host = yield* HostConfig
+      const factory = yield* makeServerFactory(host)
+      const discovered = yield* discoverExtensions({
+        builtins: options.builtins ?? [],
+        modules: host.extensions,
+        disabled: host.disabledExtensions,
+        root: options.root ?? process.cwd()
+      })
+      const app = AttestationApp.layer({ extensions: discovered.extensions })
+      const served = HttpLayerRouter.serve(app, { disableListenLog: true }).pipe(
+        Layer.provide(Layer.succeed(ClientCertificateSubject, clientCertificateSubject)),
+        Layer.provideMerge(NodeHttpServer.layer(factory.create, { port: host.port, host: host.host }))
+      )
+      const info = Layer.effect(
+        RunningServer,
+        Effect.gen(function* () {
+          const server = yield* HttpServer.HttpServer
+          const address = server.address
+          const url =
+            address._tag === "TcpAddress"
+              ? `${factory.scheme}://${address.hostname.includes(":") ? `[${address.hostname}]` : address.hostname}:${address.port}`
+              : `unix:${address.path}`
+          return { url, report: yield* StartupReport, moduleFailures: discovered.failures }
+        })
+      )
+      return Layer.provide(info, served).pipe(Layer.merge(served))
+    })
+  )
+
+export const bannerLines = (info: ServerInfo, dataDir: string): Array<string> => {
+  const { report } = info
+  const lines = [
+    `ITL Attestation Platform listening on ${info.url}`,
+    `Database: ${report.database.description} (${report.database.kind})`,
+    `Extensions: ${report.extensions.length === 0 ? "none" : report.extensions.map((e) => `${e.name} ${e.version}`).join(", ")}`,
+    ...[...info.moduleFailures, ...report.failedExtensions].map(extensionFailureLine)
+  ]
+  if (Option.isSome(report.generatedAdminToken)) {
+    lines.push(
+      `Admin token (shown this once; also saved 0600 in ${path.resolve(dataDir, "admin-token")}):`,
+      `  ${report.generatedAdminToken.value}`
+    )
+  }
+  return lines
+}
+
+export const ConfigLive = Layer.merge(AppConfig.Default, HostConfig.Default)
