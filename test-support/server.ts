@@ -6,7 +6,7 @@
 import type { Extension } from "@itl-attestation/core"
 import { ConfigLive, RunningServer, serverLayer, type ServerInfo } from "@itl-attestation/host-node"
 import { SqlClient } from "@effect/sql"
-import { ConfigProvider, Effect, Layer, Logger, LogLevel, ManagedRuntime } from "effect"
+import { ConfigProvider, Effect, Layer, Logger, LogLevel, ManagedRuntime, Option } from "effect"
 import * as crypto from "node:crypto"
 import { type FreshDatabase, freshDatabase } from "./database.js"
 
@@ -19,6 +19,8 @@ export interface TestServer {
   readonly env: Record<string, string>
   readonly stop: () => Promise<void>
   /** Runs SQL through the server's own database client (works for PGlite and PostgreSQL). */
+  /** Runs an Effect against the server's own services (the exported library API). */
+  readonly run: <A, E>(effect: Effect.Effect<A, E, any>) => Promise<A>
   readonly sql: <T = Record<string, unknown>>(query: string, params?: ReadonlyArray<unknown>) => Promise<ReadonlyArray<T>>
 }
 
@@ -29,6 +31,8 @@ export interface StartOptions {
   readonly database?: FreshDatabase
   /** Where host-node looks for installed extension packages. */
   readonly root?: string
+  /** Leave ITL_ADMIN_TOKEN unset, so the embedded default generates one. */
+  readonly generatedAdmin?: boolean
 }
 
 export const startServer = async (options: StartOptions = {}): Promise<TestServer> => {
@@ -37,7 +41,7 @@ export const startServer = async (options: StartOptions = {}): Promise<TestServe
   const env: Record<string, string> = {
     ITL_PORT: "0",
     ITL_HOST: "127.0.0.1",
-    ITL_ADMIN_TOKEN: adminToken,
+    ...(options.generatedAdmin ? {} : { ITL_ADMIN_TOKEN: adminToken }),
     ...database.env,
     ...options.env
   }
@@ -57,10 +61,11 @@ export const startServer = async (options: StartOptions = {}): Promise<TestServe
   }
   return {
     url: info.url,
-    adminToken: env.ITL_ADMIN_TOKEN!,
+    adminToken: env.ITL_ADMIN_TOKEN ?? Option.getOrElse(info.report.generatedAdminToken, () => ""),
     info,
     database,
     env,
+    run: (effect) => runtime.runPromise(effect as Effect.Effect<any, any, never>),
     sql: <T,>(query: string, params: ReadonlyArray<unknown> = []) =>
       runtime.runPromise(
         Effect.flatMap(SqlClient.SqlClient, (sql) => sql.unsafe<T & object>(query, params as Array<unknown>))

@@ -4,7 +4,6 @@
  * fails with into one line a person can act on.
  */
 import {
-  FetchHttpClient,
   type HttpApi,
   HttpApiClient,
   HttpClient,
@@ -12,8 +11,10 @@ import {
   type HttpClientResponse,
   HttpClientRequest
 } from "@effect/platform"
+import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import { CoreApi } from "@itl-attestation/core"
 import { Cause, Duration, Effect, Option, ParseResult, Ref } from "effect"
+import { STATUS_CODES } from "node:http"
 import { CliFailure, messageOf, oneLine } from "./errors.js"
 import type { Globals } from "./globals.js"
 
@@ -43,7 +44,11 @@ const makeClient = (
 type ClientOf<Api> = Api extends HttpApi.HttpApi<infer _Id, infer Groups, infer E, infer _R> ? HttpApiClient.Client<Groups, E, never> : never
 export type CoreClient = ClientOf<typeof CoreApi>
 
-/** Calls the API and turns every failure into a `CliFailure` with one readable line. */
+/**
+ * Calls the API and turns every failure into a `CliFailure` with one readable
+ * line. Over node:http rather than fetch, which refuses "bad ports" (1, 6000,
+ * 10080, …) that a self-hosted server may well listen on.
+ */
 export const callApi = <A, E>(
   globals: Pick<Globals, "url" | "token">,
   call: (client: CoreClient) => Effect.Effect<A, E>
@@ -59,7 +64,7 @@ export const callApi = <A, E>(
         )
       )
     )
-  }).pipe(Effect.provide(FetchHttpClient.layer))
+  }).pipe(Effect.provide(NodeHttpClient.layer))
 
 const describe = (
   error: unknown,
@@ -102,16 +107,17 @@ const isApiError = (error: unknown): error is { readonly _tag: string; readonly 
   !ParseResult.isParseError(error) &&
   !HttpClientError.isHttpClientError(error)
 
-const bodyMessage = (response: HttpClientResponse.HttpClientResponse) =>
-  response.arrayBuffer.pipe(
-    Effect.map((buffer) => {
-      const body: unknown = JSON.parse(new TextDecoder().decode(buffer))
-      return typeof body === "object" && body !== null && "message" in body && typeof body.message === "string"
-        ? body.message
-        : "request failed"
-    }),
-    Effect.orElseSucceed(() => "request failed")
+/** The `message` of the core's `{error, message}` body, or the status's name for anything else (a proxy's HTML page). */
+const bodyMessage = (response: HttpClientResponse.HttpClientResponse) => {
+  const fallback = STATUS_CODES[response.status] ?? "request failed"
+  return response.arrayBuffer.pipe(
+    Effect.flatMap((buffer) => Effect.try(() => JSON.parse(new TextDecoder().decode(buffer)) as unknown)),
+    Effect.map((body) =>
+      typeof body === "object" && body !== null && "message" in body && typeof body.message === "string" ? body.message : fallback
+    ),
+    Effect.orElseSucceed(() => fallback)
   )
+}
 
 const firstIssue = (error: ParseResult.ParseError) => {
   const issue = ParseResult.ArrayFormatter.formatErrorSync(error)[0]
@@ -126,12 +132,13 @@ const REASONS: Record<string, string> = {
   EAI_AGAIN: "host name lookup failed",
   ETIMEDOUT: "connection timed out",
   EHOSTUNREACH: "host unreachable",
-  ENETUNREACH: "network unreachable",
-  UND_ERR_CONNECT_TIMEOUT: "connection timed out",
-  UND_ERR_SOCKET: "connection closed"
+  ENETUNREACH: "network unreachable"
 }
 
-/** fetch reports "fetch failed"; the reason is a `code` somewhere down its cause chain. */
+/**
+ * The reason is the socket error's `code`, possibly nested (an AggregateError
+ * when a name such as localhost resolves to several addresses).
+ */
 const transportReason = (cause: unknown): string => {
   let current: unknown = cause
   let innermost = messageOf(cause)

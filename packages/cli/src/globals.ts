@@ -30,7 +30,7 @@ const url = Options.text("url").pipe(
 
 const token = Options.redacted("token").pipe(
   Options.withPseudoName("TOKEN"),
-  Options.withDescription("Operator bearer token (env ITL_TOKEN)"),
+  Options.withDescription("Operator bearer token (env ITL_TOKEN, preferred: a flag shows in the process list)"),
   Options.withFallbackConfig(Config.redacted("ITL_TOKEN")),
   Options.optional,
   // `ITL_TOKEN=` (set but empty) means no token, not an empty bearer token.

@@ -2,7 +2,7 @@
  * Rendering for stdout: `--output json` is the API's JSON as received (for
  * scripts), `--output table` a compact aligned view (for people).
  */
-import { Console, Effect } from "effect"
+import { Console } from "effect"
 import type { OutputFormat } from "./globals.js"
 
 export interface Column<A> {
@@ -50,7 +50,3 @@ export const count = (n: number, singular: string, plural = `${singular}s`) => `
 /** A page footer: `7 machines`, or `2 of 7 machines (offset 4)` when the page hides some. */
 export const pageFooter = (shown: number, total: number, offset: number, singular: string, plural?: string) =>
   shown === total ? count(total, singular, plural) : `${shown} of ${count(total, singular, plural)} (offset ${offset})`
-
-export const print = (text: string) => Console.log(text)
-
-export const printAll = (...lines: ReadonlyArray<string>) => Effect.forEach(lines, print, { discard: true })

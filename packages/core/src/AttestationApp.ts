@@ -57,8 +57,10 @@ const DatabaseReady = Layer.effectDiscard(runMigrations("core", coreMigrations))
 /** Every core service, built once and shared by the core routes and all extensions. */
 export const CoreServicesLive = Layer.mergeAll(OperatorTokens.Default, Machines.Default).pipe(
   Layer.provideMerge(AuditLog.Default),
-  Layer.provideMerge(Layer.mergeAll(KeyringLive, Events.Default, ExtensionRegistry.Default)),
+  Layer.provideMerge(Layer.mergeAll(Events.Default, ExtensionRegistry.Default)),
   Layer.provideMerge(DatabaseReady),
+  // The keyring first: a missing or malformed master key stops the start before any connection is made.
+  Layer.provideMerge(KeyringLive),
   Layer.provideMerge(HttpServer.layerContext)
 )
 

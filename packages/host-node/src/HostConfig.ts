@@ -20,9 +20,10 @@ const list = (name: string) =>
 
 export const hostConfig: Config.Config<HostConfigShape> = Config.all({
   // 0 asks the OS for a free port (tests, side-by-side instances).
+  // (validate before withDefault: the other order loses the variable's name in the error)
   port: Config.integer("ITL_PORT").pipe(
-    Config.withDefault(9000),
-    Config.validate({ message: "must be a port number from 0 to 65535", validation: (p) => p >= 0 && p <= 65535 })
+    Config.validate({ message: "must be a port number from 0 to 65535", validation: (p) => p >= 0 && p <= 65535 }),
+    Config.withDefault(9000)
   ),
   host: Config.string("ITL_HOST").pipe(Config.withDefault("127.0.0.1")),
   tlsCert: Config.option(Config.string("ITL_TLS_CERT")),

@@ -11,10 +11,12 @@ type Subcommands = readonly [Command.Command<any, any, any, any>, ...Array<Comma
  * which lists none of them.)
  */
 export const group = <Name extends string, const S extends Subcommands>(name: Name, description: string, subcommands: S) => {
+  // Assigned below, before any handler can run: the handler needs the finished command.
   let self: CommandDescriptor.Command<unknown> | undefined
-  const command = Command.make(name, {}, () =>
-    Effect.suspend(() => (self === undefined ? Effect.void : Effect.fail(ValidationError.helpRequested(self))))
-  ).pipe(Command.withDescription(description), Command.withSubcommands(subcommands))
+  const command = Command.make(name, {}, () => Effect.fail(ValidationError.helpRequested(self!))).pipe(
+    Command.withDescription(description),
+    Command.withSubcommands(subcommands)
+  )
   self = command.descriptor as CommandDescriptor.Command<unknown>
   registerChildren(command, subcommands)
   return command

@@ -20,30 +20,21 @@ export interface AppConfigShape {
 
 const hex64 = /^[0-9a-fA-F]{64}$/
 
-const hexKey = (name: string) =>
-  Config.redacted(name).pipe(
-    Config.validate({
-      message: "must be 64 hexadecimal characters (32 bytes)",
-      validation: (key) => hex64.test(Redacted.value(key))
-    })
-  )
+/** Validated as a plain string (so the error names the variable), then kept redacted. */
+const secret = (name: string, message: string, validation: (value: string) => boolean) =>
+  Config.string(name).pipe(Config.validate({ message, validation }), Config.map(Redacted.make))
+
+const hexKey = (name: string) => secret(name, "must be 64 hexadecimal characters (32 bytes)", (key) => hex64.test(key))
 
 export const appConfig: Config.Config<AppConfigShape> = Config.all({
   databaseUrl: Config.option(Config.redacted("ITL_DATABASE_URL")),
   dataDir: Config.string("ITL_DATA_DIR").pipe(Config.withDefault("./.attestation")),
-  adminToken: Config.option(
-    Config.redacted("ITL_ADMIN_TOKEN").pipe(
-      Config.validate({
-        message: "must be at least 16 characters",
-        validation: (token) => Redacted.value(token).length >= 16
-      })
-    )
-  ),
+  adminToken: Config.option(secret("ITL_ADMIN_TOKEN", "must be at least 16 characters", (token) => token.length >= 16)),
   masterKey: Config.option(hexKey("ITL_MASTER_KEY")),
   masterKeyPrevious: Config.option(hexKey("ITL_MASTER_KEY_PREVIOUS")),
   maxBodyBytes: Config.integer("ITL_MAX_BODY_BYTES").pipe(
-    Config.withDefault(1024 * 1024),
-    Config.validate({ message: "must be a positive integer", validation: (n) => n > 0 })
+    Config.validate({ message: "must be a positive integer", validation: (n) => n > 0 }),
+    Config.withDefault(1024 * 1024)
   ),
   tlsClientRole: Config.literal("admin", "operator", "viewer")("ITL_TLS_CLIENT_ROLE").pipe(
     Config.withDefault("operator" as const)

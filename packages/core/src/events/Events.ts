@@ -117,8 +117,8 @@ export class Events extends Effect.Service<Events>()("@itl-attestation/core/Even
         const leaseSeconds = Duration.toSeconds(options.leaseDuration ?? "30 seconds")
         const wake = yield* subscribe
 
-        yield* sql`INSERT INTO event_consumers (name, cursor)
-          SELECT ${options.name}, ${options.startAt === "beginning" ? sql`0` : sql`COALESCE(MAX(seq), 0)`} FROM events
+        const start = options.startAt === "beginning" ? sql`0` : sql`(SELECT COALESCE(MAX(seq), 0) FROM events)`
+        yield* sql`INSERT INTO event_consumers (name, cursor) VALUES (${options.name}, ${start})
           ON CONFLICT (name) DO NOTHING`
 
         const claim = sql<{ cursor: string }>`
