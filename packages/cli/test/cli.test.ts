@@ -169,7 +169,7 @@ describe("attestation CLI", () => {
     ])
     const entries = json(asJson).entries as ReadonlyArray<{ action: string; actor: string; actor_kind: string }>
     const byOperator = entries.filter((e) => e.actor_kind === "operator")
-    expect(byOperator.map((e) => e.action).sort()).toEqual(["machine.approve", "machine.lock", "machine.revoke", "machine.unlock"])
+    expect(byOperator.map((e) => e.action).sort()).toEqual(["machine.approved", "machine.locked", "machine.revoked", "machine.unlocked"])
     expect(new Set(byOperator.map((e) => e.actor))).toEqual(new Set([operatorName]))
 
     expect(asTable.code).toBe(0)

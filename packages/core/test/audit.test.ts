@@ -20,7 +20,7 @@ describe("audit log", () => {
     expect(all.status).toBe(200)
     expect(all.body.total).toBe(8)
     expect(all.body.entries.map((e: any) => e.id)).toEqual([8, 7, 6, 5, 4, 3, 2, 1])
-    const approvals = await admin.get("/api/v1/audit?action=machine.approve")
+    const approvals = await admin.get("/api/v1/audit?action=machine.approved")
     expect(approvals.body.total).toBe(4)
     expect(approvals.body.entries.every((e: any) => e.actor === "bootstrap-admin" && e.actor_kind === "operator")).toBe(true)
     const byMachine = await admin.get("/api/v1/audit?actor_kind=x&actor=bootstrap-admin&limit=2&offset=1")

@@ -155,7 +155,7 @@ describe("lifecycle", () => {
     await act(id, "approve")
     await act(id, "lock", { reason: "suspicious" })
     const audit = await admin.get(`/api/v1/audit?target_type=machine&target_id=${id}`)
-    expect(audit.body.entries.map((e: any) => e.action)).toEqual(["machine.lock", "machine.approve", "machine.registered"])
+    expect(audit.body.entries.map((e: any) => e.action)).toEqual(["machine.locked", "machine.approved", "machine.registered"])
     expect(audit.body.entries[0]).toMatchObject({ actor: "bootstrap-admin", actor_kind: "operator", details: { reason: "suspicious", previous_status: "approved" } })
     const events = await server.sql<{ event_type: string }>("SELECT event_type FROM events WHERE machine_id = $1 ORDER BY seq", [id])
     expect(events.map((e) => e.event_type)).toEqual(["machine.registered", "machine.approved", "machine.locked"])

@@ -30,7 +30,7 @@ const list = Command.make(
   "list",
   {
     actor: filter("actor", "Only entries by this actor"),
-    action: filter("action", "Only this action (e.g. machine.approve)"),
+    action: filter("action", "Only this action (e.g. machine.approved)"),
     targetType: filter("target-type", "Only this kind of target (e.g. machine)"),
     targetId: filter("target-id", "Only this target"),
     limit,

@@ -37,14 +37,14 @@ const rewriteDecodeError = (response: HttpServerResponse.HttpServerResponse) => 
     return response
   }
   if (parsed._tag !== "HttpApiDecodeError" || !Array.isArray(parsed.issues)) return response
-  const issues = parsed.issues.map((i) => ({ path: i.path.map(String), message: i.message }))
-  // `_tag`, `issues` and `message` stay so the derived client still decodes the error.
+  const issues = parsed.issues
+  // `_tag`, `issues` (as they were) and `message` stay so the derived client still decodes the error.
   return json(400, {
     _tag: "HttpApiDecodeError",
     error: "bad_request",
     message: describeIssues(issues),
     issues,
-    details: { fields: issues.map((i) => i.path.join(".")).filter((p) => p !== "") }
+    details: { fields: issues.map((i) => i.path.map(String).join(".")).filter((p) => p !== "") }
   })
 }
 

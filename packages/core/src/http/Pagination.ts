@@ -1,13 +1,22 @@
 import { Schema } from "effect"
 
-/** `?limit=&offset=` shared by every list endpoint. */
+export const DEFAULT_LIMIT = 50
+
+/**
+ * `?limit=&offset=` shared by every list endpoint. Optional in the schema (so
+ * derived clients need not send them); `pageOf` applies the defaults.
+ */
 export const paginationParams = {
-  limit: Schema.optionalWith(
-    Schema.NumberFromString.pipe(Schema.int(), Schema.between(1, 500, { message: () => "must be an integer from 1 to 500" })),
-    { default: () => 50 }
+  limit: Schema.optional(
+    Schema.NumberFromString.pipe(Schema.int(), Schema.between(1, 500, { message: () => "must be an integer from 1 to 500" }))
   ),
-  offset: Schema.optionalWith(
-    Schema.NumberFromString.pipe(Schema.int(), Schema.nonNegative({ message: () => "must be a non-negative integer" })),
-    { default: () => 0 }
+  offset: Schema.optional(
+    Schema.NumberFromString.pipe(Schema.int(), Schema.nonNegative({ message: () => "must be a non-negative integer" }))
   )
 }
+
+export const pageOf = <P extends { readonly limit?: number | undefined; readonly offset?: number | undefined }>(params: P) => ({
+  ...params,
+  limit: params.limit ?? DEFAULT_LIMIT,
+  offset: params.offset ?? 0
+})

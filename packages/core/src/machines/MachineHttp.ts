@@ -1,6 +1,7 @@
 import { HttpApiBuilder } from "@effect/platform"
 import { Effect } from "effect"
 import { CoreApi } from "../CoreApi.js"
+import { pageOf } from "../http/Pagination.js"
 import { Machines } from "./Machines.js"
 
 export const MachineRegistrationHttp = HttpApiBuilder.group(CoreApi, "machineRegistration", (handlers) =>
@@ -12,7 +13,7 @@ export const MachineRegistrationHttp = HttpApiBuilder.group(CoreApi, "machineReg
 export const MachineHttp = HttpApiBuilder.group(CoreApi, "machines", (handlers) =>
   Effect.map(Machines, (machines) =>
     handlers
-      .handle("list", ({ urlParams }) => machines.list(urlParams))
+      .handle("list", ({ urlParams }) => machines.list(pageOf(urlParams)))
       .handle("get", ({ path }) => machines.get(path.id))
       .handle("approve", ({ path, payload }) => machines.approve(path.id, payload.reason))
       .handle("reject", ({ path, payload }) => machines.reject(path.id, payload.reason))

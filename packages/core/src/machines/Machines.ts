@@ -117,7 +117,7 @@ export class Machines extends Effect.Service<Machines>()("@itl-attestation/core/
               action === "approve" ? operator.name : null
             )
             const details = { previous_status: current.status, status: updated.status, ...(reason ? { reason } : {}) }
-            yield* record(actorOf(operator), `machine.${action}`, updated, details)
+            yield* record(actorOf(operator), eventOf[action], updated, details)
             yield* events.append(machineEvent(eventOf[action], updated, { ...details, actor: operator.name }))
             return toMachine(updated)
           })
