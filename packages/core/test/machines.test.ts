@@ -1,4 +1,8 @@
+import { execFileSync } from "node:child_process"
 import * as crypto from "node:crypto"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { api, fakeEkPem, startServer, type TestServer } from "../../../test-support/server.js"
 import { rsaKeyPair, rsaTpm2bPublic } from "../../../test-support/tpmFixtures.js"
@@ -71,18 +75,27 @@ describe("registration", () => {
   })
 
   it("accepts an EK certificate only when it certifies the same key", async () => {
-    const { publicKey, privateKey } = rsaKeyPair()
-    // A self-signed certificate over the EK key, made with node's X509 support via openssl-free DER is
-    // not available, so use a mismatching certificate from another key to exercise the refusal.
-    const other = crypto.generateKeyPairSync("ec", { namedCurve: "prime256v1" })
-    void privateKey
-    void other
-    const response = await register({
-      ek_public: publicKey.export({ type: "spki", format: "pem" }),
-      ek_certificate: "not a certificate"
-    })
-    expect(response.status).toBe(400)
-    expect(response.body.message).toMatch(/^ek_certificate: /)
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "itl-ekcert-"))
+    const certFor = (name: string) => {
+      const { privateKey, publicKey } = rsaKeyPair()
+      fs.writeFileSync(path.join(dir, `${name}.key`), privateKey.export({ type: "pkcs8", format: "pem" }))
+      execFileSync("openssl", ["req", "-x509", "-key", `${name}.key`, "-subj", `/CN=${name}`, "-days", "1", "-out", `${name}.pem`], { cwd: dir, stdio: "pipe" })
+      return { publicKey, cert: fs.readFileSync(path.join(dir, `${name}.pem`), "utf8") }
+    }
+    const mine = certFor("mine")
+    const other = certFor("other")
+    const ek_public = mine.publicKey.export({ type: "spki", format: "pem" })
+    const mismatched = await register({ ek_public, ek_certificate: other.cert })
+    expect(mismatched.status).toBe(400)
+    expect(mismatched.body.message).toBe("ek_certificate: certifies a different public key than ek_public")
+    const garbage = await register({ ek_public, ek_certificate: "not a certificate" })
+    expect(garbage.status).toBe(400)
+    expect(garbage.body.message).toMatch(/^ek_certificate: /)
+    const der = new crypto.X509Certificate(mine.cert).raw.toString("base64")
+    const accepted = await register({ ek_public, ek_certificate: der })
+    expect(accepted.status).toBe(200)
+    expect(accepted.body.machine.has_ek_certificate).toBe(true)
+    fs.rmSync(dir, { recursive: true, force: true })
   })
 
   it.each([

@@ -1,7 +1,7 @@
 /** `attestation serve`: run the server until SIGTERM/SIGINT. */
 import { NodeRuntime } from "@effect/platform-node"
 import { AppConfig, type Extension } from "@itl-attestation/core"
-import { Cause, Effect, Layer, Logger, LogLevel, Config } from "effect"
+import { Cause, Config, ConfigError, Effect, Layer, Logger, LogLevel } from "effect"
 import { bannerLines, ConfigLive, RunningServer, serverLayer } from "./server.js"
 
 const logSettings = Layer.unwrapEffect(
@@ -16,7 +16,8 @@ const logSettings = Layer.unwrapEffect(
 /** One line for a startup failure: a bad variable, an unreadable file, a database that will not open. */
 export const startupFailureLine = (cause: Cause.Cause<unknown>) => {
   const error = Cause.squash(cause)
-  const message = error instanceof Error ? error.message : typeof error === "object" && error !== null && "message" in error ? String((error as { message: unknown }).message) : String(error)
+  // A ConfigError's own message lacks the variable; its string form names it.
+  const message = ConfigError.isConfigError(error) ? String(error) : error instanceof Error ? error.message : typeof error === "object" && error !== null && "message" in error ? String((error as { message: unknown }).message) : String(error)
   return `attestation: cannot start: ${message.replace(/\s*\n\s*/g, " ")}`
 }
 
