@@ -9,6 +9,9 @@
  */
 import { HttpApi, HttpApiScalar, HttpLayerRouter, HttpServer, HttpServerResponse, OpenApi } from "@effect/platform"
 import { Cause, Context, Effect, Layer, Option } from "effect"
+import { Attestation } from "./attestation/Attestation.js"
+import { AttestationHttp, MachineSelfHttp, PcrPolicyHttp } from "./attestation/AttestationHttp.js"
+import { PcrPolicies } from "./attestation/PcrPolicies.js"
 import { AuditHttp } from "./audit/AuditHttp.js"
 import { AuditLog } from "./audit/AuditLog.js"
 import { AppConfig } from "./config/AppConfig.js"
@@ -16,13 +19,17 @@ import { CoreApi } from "./CoreApi.js"
 import { coreMigrations } from "./db/coreMigrations.js"
 import { DatabaseInfo, type DatabaseInfoShape, DatabaseLive } from "./db/Database.js"
 import { runMigrations } from "./db/Migrations.js"
+import { Enrollment } from "./enrollment/Enrollment.js"
 import { Events } from "./events/Events.js"
 import type { Extension, ExtensionInfo } from "./extensions/Extension.js"
 import { type ExtensionFailure, ExtensionRegistry } from "./extensions/ExtensionRegistry.js"
 import { errorMiddleware } from "./http/ErrorMiddleware.js"
 import { KeyringLive } from "./keyring/Keyring.js"
 import { MachineHttp, MachineRegistrationHttp } from "./machines/MachineHttp.js"
+import { MachineRepo } from "./machines/MachineRepo.js"
 import { Machines } from "./machines/Machines.js"
+import { MachineAuthenticationLive } from "./sessions/MachineAuthentication.js"
+import { MachineSessions } from "./sessions/MachineSessions.js"
 import { AuthenticationLive } from "./operators/Authentication.js"
 import { OperatorHttp } from "./operators/OperatorHttp.js"
 import { OperatorTokens } from "./operators/OperatorTokens.js"
@@ -55,7 +62,15 @@ export const extensionFailureLine = (failure: ExtensionFailure) =>
 const DatabaseReady = Layer.effectDiscard(runMigrations("core", coreMigrations)).pipe(Layer.provideMerge(DatabaseLive))
 
 /** Every core service, built once and shared by the core routes and all extensions. */
-export const CoreServicesLive = Layer.mergeAll(OperatorTokens.Default, Machines.Default).pipe(
+export const CoreServicesLive = Layer.mergeAll(
+  OperatorTokens.Default,
+  Machines.Default,
+  Enrollment.Default,
+  Attestation.Default,
+  PcrPolicies.Default,
+  MachineSessions.Default,
+  MachineRepo.Default
+).pipe(
   Layer.provideMerge(AuditLog.Default),
   Layer.provideMerge(Layer.mergeAll(Events.Default, ExtensionRegistry.Default)),
   Layer.provideMerge(DatabaseReady),
@@ -67,15 +82,17 @@ export const CoreServicesLive = Layer.mergeAll(OperatorTokens.Default, Machines.
 const Bootstrap = Layer.effect(AdminBootstrap, Effect.flatMap(OperatorTokens, (tokens) => tokens.bootstrap))
 
 const CoreRoutes = HttpLayerRouter.addHttpApi(CoreApi).pipe(
-  Layer.provide(Layer.mergeAll(SystemHttp, MachineRegistrationHttp, MachineHttp, OperatorHttp, AuditHttp)),
-  Layer.provide(AuthenticationLive)
+  Layer.provide(
+    Layer.mergeAll(SystemHttp, MachineRegistrationHttp, AttestationHttp, MachineSelfHttp, MachineHttp, PcrPolicyHttp, OperatorHttp, AuditHttp)
+  ),
+  Layer.provide(Layer.merge(AuthenticationLive, MachineAuthenticationLive))
 )
 
 /** Migrations, then the layer; any failure is reported and the extension left out. */
 const isolate = (extension: Extension) =>
   extension.layer.pipe(
     Layer.provide(Layer.effectDiscard(runMigrations(extension.name, extension.migrations))),
-    Layer.provide(AuthenticationLive),
+    Layer.provide(Layer.merge(AuthenticationLive, MachineAuthenticationLive)),
     Layer.tap(() =>
       Effect.flatMap(ExtensionRegistry, (registry) =>
         registry.markLoaded({

@@ -1,5 +1,6 @@
 /** The core's HTTP API: one definition for the server, the OpenAPI document and the CLI's client. */
 import { HttpApi, OpenApi } from "@effect/platform"
+import { AttestationApi, MachineSelfApi, PcrPolicyApi } from "./attestation/AttestationApi.js"
 import { AuditApi } from "./audit/AuditApi.js"
 import { MachineApi, MachineRegistrationApi } from "./machines/MachineApi.js"
 import { OperatorApi } from "./operators/OperatorApi.js"
@@ -8,7 +9,10 @@ import { SystemApi } from "./system/SystemApi.js"
 export class CoreApi extends HttpApi.make("attestation")
   .add(SystemApi)
   .add(MachineRegistrationApi)
+  .add(AttestationApi)
+  .add(MachineSelfApi)
   .add(MachineApi)
+  .add(PcrPolicyApi)
   .add(OperatorApi)
   .add(AuditApi)
   .annotate(OpenApi.Title, "ITL Attestation Platform")

@@ -2,7 +2,7 @@
  * Core configuration, read once from the environment through Effect `Config`.
  * Nothing else in the core reads `process.env`: tests provide a ConfigProvider.
  */
-import { Config, Context, Effect, Layer, Option, Redacted } from "effect"
+import { Config, Context, Duration, Layer, Option, Redacted } from "effect"
 
 export interface AppConfigShape {
   /** PostgreSQL URL; none means the embedded PGlite database. */
@@ -16,6 +16,20 @@ export interface AppConfigShape {
   readonly maxBodyBytes: number
   /** Role given to operators identified by a verified mTLS client certificate. */
   readonly tlsClientRole: "admin" | "operator" | "viewer"
+  readonly tpm: TpmConfig
+}
+
+export interface TpmConfig {
+  /** File or directory of PEM/DER CA certificates that EK certificate chains must reach. */
+  readonly caBundle: Option.Option<string>
+  /** Refuse machines whose EK certificate chain is not verified against the bundle. */
+  readonly requireEkCert: boolean
+  /** `trust-on-approve`: the first good quote after approval becomes the machine's policy; `require`: a policy must be set. */
+  readonly pcrPolicyMode: "trust-on-approve" | "require"
+  readonly machineSessionTtl: Duration.Duration
+  readonly maxFailedAttestations: number
+  /** `session` (TPM-backed session tokens) or the insecure compatibility `ek-fingerprint-header`. */
+  readonly machineAuth: "session" | "ek-fingerprint-header"
 }
 
 const hex64 = /^[0-9a-fA-F]{64}$/
@@ -38,7 +52,25 @@ export const appConfig: Config.Config<AppConfigShape> = Config.all({
   ),
   tlsClientRole: Config.literal("admin", "operator", "viewer")("ITL_TLS_CLIENT_ROLE").pipe(
     Config.withDefault("operator" as const)
-  )
+  ),
+  tpm: Config.all({
+    caBundle: Config.option(Config.string("ITL_TPM_CA_BUNDLE")),
+    requireEkCert: Config.boolean("ITL_REQUIRE_EK_CERT").pipe(Config.withDefault(false)),
+    pcrPolicyMode: Config.literal("trust-on-approve", "require")("ITL_PCR_POLICY").pipe(
+      Config.withDefault("trust-on-approve" as const)
+    ),
+    machineSessionTtl: Config.duration("ITL_MACHINE_SESSION_TTL").pipe(
+      Config.validate({ message: "must be a positive duration, e.g. `1 hour`", validation: (d) => Duration.toMillis(d) > 0 }),
+      Config.withDefault(Duration.hours(1))
+    ),
+    maxFailedAttestations: Config.integer("ITL_MAX_FAILED_ATTESTATIONS").pipe(
+      Config.validate({ message: "must be a positive integer", validation: (n) => n > 0 }),
+      Config.withDefault(5)
+    ),
+    machineAuth: Config.literal("session", "ek-fingerprint-header")("ITL_MACHINE_AUTH").pipe(
+      Config.withDefault("session" as const)
+    )
+  })
 })
 
 export class AppConfig extends Context.Tag("@itl-attestation/core/AppConfig")<AppConfig, AppConfigShape>() {
@@ -48,4 +80,3 @@ export class AppConfig extends Context.Tag("@itl-attestation/core/AppConfig")<Ap
 
 export const isEmbedded = (config: AppConfigShape) => Option.isNone(config.databaseUrl)
 
-export const appConfigValue = Effect.flatMap(AppConfig, Effect.succeed)

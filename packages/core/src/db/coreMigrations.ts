@@ -104,10 +104,57 @@ const createKeyring = Effect.flatMap(SqlClient.SqlClient, (sql) =>
   )`
 )
 
+/** TPM identity: the enrolled keys, the outstanding challenges, nonces, sessions and PCR policy. */
+const createTpmIdentity = Effect.flatMap(SqlClient.SqlClient, (sql) =>
+  Effect.all([
+    sql`ALTER TABLE machines
+      ADD COLUMN ek_public_tpm bytea,
+      ADD COLUMN ak_public bytea,
+      ADD COLUMN ak_name bytea,
+      ADD COLUMN ek_cert_verified boolean NOT NULL DEFAULT false,
+      ADD COLUMN enrolled_at timestamptz,
+      ADD COLUMN pcr_policy jsonb,
+      ADD COLUMN failed_attestations integer NOT NULL DEFAULT 0`,
+    // One outstanding challenge per EK (machines are 1:1 with EKs).
+    sql`CREATE TABLE enrollment_challenges (
+      machine_id uuid PRIMARY KEY REFERENCES machines(id) ON DELETE CASCADE,
+      ak_public bytea NOT NULL,
+      ak_name bytea NOT NULL,
+      ek_public_tpm bytea NOT NULL,
+      ek_cert_verified boolean NOT NULL,
+      secret_hash bytea NOT NULL,
+      created_at timestamptz NOT NULL DEFAULT now(),
+      expires_at timestamptz NOT NULL
+    )`,
+    sql`CREATE TABLE attestation_nonces (
+      nonce bytea PRIMARY KEY,
+      machine_id uuid NOT NULL REFERENCES machines(id) ON DELETE CASCADE,
+      pcr_selection text NOT NULL,
+      created_at timestamptz NOT NULL DEFAULT now(),
+      expires_at timestamptz NOT NULL
+    )`,
+    sql`CREATE INDEX attestation_nonces_machine_idx ON attestation_nonces (machine_id)`,
+    sql`CREATE TABLE machine_sessions (
+      token_hash text PRIMARY KEY,
+      machine_id uuid NOT NULL REFERENCES machines(id) ON DELETE CASCADE,
+      created_at timestamptz NOT NULL DEFAULT now(),
+      expires_at timestamptz NOT NULL
+    )`,
+    sql`CREATE INDEX machine_sessions_machine_idx ON machine_sessions (machine_id)`,
+    sql`CREATE TABLE pcr_policy_default (
+      singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+      policy jsonb NOT NULL,
+      updated_at timestamptz NOT NULL DEFAULT now(),
+      updated_by text NOT NULL
+    )`
+  ], { discard: true })
+)
+
 export const coreMigrations: MigrationSet = {
   "0001_operator_tokens": createOperators,
   "0002_machines": createMachines,
   "0003_audit_log": createAuditLog,
   "0004_events": createEvents,
-  "0005_keyring": createKeyring
+  "0005_keyring": createKeyring,
+  "0006_tpm_identity": createTpmIdentity
 }

@@ -8,7 +8,11 @@ import type { DatabaseInfo } from "../db/Database.js"
 import type { Events } from "../events/Events.js"
 import type { Keyring } from "../keyring/Keyring.js"
 import type { Machines } from "../machines/Machines.js"
+import type { Attestation } from "../attestation/Attestation.js"
+import type { MachineRepo } from "../machines/MachineRepo.js"
 import type { Authentication } from "../operators/Authentication.js"
+import type { MachineAuthentication } from "../sessions/MachineAuthentication.js"
+import type { MachineSessions } from "../sessions/MachineSessions.js"
 import type { OperatorTokens } from "../operators/OperatorTokens.js"
 import type { ExtensionRegistry } from "./ExtensionRegistry.js"
 
@@ -24,6 +28,10 @@ export type CoreServices =
   | Machines
   | ExtensionRegistry
   | Authentication
+  | MachineAuthentication
+  | MachineSessions
+  | MachineRepo
+  | Attestation
   | HttpLayerRouter.HttpRouter
   | Etag.Generator
   | FileSystem.FileSystem

@@ -48,6 +48,17 @@ const rewriteDecodeError = (response: HttpServerResponse.HttpServerResponse) => 
   })
 }
 
+/** A 429 whose details carry `retry_after_seconds` also gets the standard header. */
+const withRetryAfter = (response: HttpServerResponse.HttpServerResponse) => {
+  if (response.status !== 429 || response.body._tag !== "Uint8Array") return response
+  try {
+    const seconds = JSON.parse(new TextDecoder().decode(response.body.body))?.details?.retry_after_seconds
+    return typeof seconds === "number" ? HttpServerResponse.setHeader(response, "retry-after", String(seconds)) : response
+  } catch {
+    return response
+  }
+}
+
 const isBodyTooLarge = (error: HttpServerError.RequestError) =>
   String((error.cause as Error | undefined)?.message ?? "").includes("maxBytes")
 
@@ -88,6 +99,6 @@ export const errorMiddleware =
             )
       const withAuth =
         response.status === 401 ? HttpServerResponse.setHeader(response, "www-authenticate", 'Bearer realm="attestation"') : response
-      return HttpServerResponse.setHeader(withAuth, "x-request-id", requestId)
+      return HttpServerResponse.setHeader(withRetryAfter(withAuth), "x-request-id", requestId)
     })
 

@@ -19,9 +19,15 @@ export class Machine extends Schema.Class<Machine>("Machine")({
   ek_fingerprint: Schema.String,
   hostname: Schema.String,
   status: MachineStatus,
-  /** True once the machine proved, with its TPM, that it holds this EK. */
+  /** True once the machine proved, with its TPM, that it holds this EK (credential activation). */
   ek_verified: Schema.Boolean,
   has_ek_certificate: Schema.Boolean,
+  /** True when the EK certificate chains to ITL_TPM_CA_BUNDLE. */
+  ek_cert_verified: Schema.Boolean,
+  /** Hex TPM Name of the AK bound by credential activation; quotes must be signed by it. */
+  ak_name: Schema.NullOr(Schema.String),
+  enrolled_at: Schema.NullOr(Schema.String),
+  failed_attestations: Schema.Number,
   hardware: Hardware,
   status_reason: Schema.NullOr(Schema.String),
   registered_at: Schema.String,
@@ -36,14 +42,40 @@ export class RegisterMachine extends Schema.Class<RegisterMachine>("RegisterMach
   ek_public: Schema.String.pipe(Schema.minLength(1)),
   /** PEM or base64 DER. */
   ek_certificate: Schema.optional(Schema.String),
+  /**
+   * Base64 TPM2B_PUBLIC of an attestation key created under the EK (`tpm2_createak -u`).
+   * With it (and the EK as TPM2B_PUBLIC), the answer carries a credential challenge.
+   */
+  ak_public: Schema.optional(Schema.String.pipe(Schema.minLength(1))),
   hostname: Hostname,
   hardware: Schema.optional(Hardware)
+}) {}
+
+/**
+ * TPM2_MakeCredential output for the machine's EK and AK name. Only the TPM that
+ * holds the EK, with that AK loaded, recovers the secret (`tpm2_activatecredential`).
+ */
+export class CredentialChallenge extends Schema.Class<CredentialChallenge>("CredentialChallenge")({
+  /** Base64 TPM2B_ID_OBJECT. */
+  credential_blob: Schema.String,
+  /** Base64 TPM2B_ENCRYPTED_SECRET. */
+  encrypted_secret: Schema.String,
+  /** Base64 of the file `tpm2_activatecredential -i` reads (the two above in tpm2-tools' format). */
+  credential_file: Schema.String,
+  expires_at: Schema.String
 }) {}
 
 export class Registration extends Schema.Class<Registration>("Registration")({
   machine: Machine,
   /** False when this EK was already known: nothing about the machine changed. */
-  created: Schema.Boolean
+  created: Schema.Boolean,
+  /** Present when the machine must still prove its EK: answer it at `POST /machines/{id}/activate`. */
+  challenge: Schema.NullOr(CredentialChallenge)
+}) {}
+
+export class ActivateCredential extends Schema.Class<ActivateCredential>("ActivateCredential")({
+  /** Base64 of the secret `tpm2_activatecredential` recovered. */
+  secret: Schema.String.pipe(Schema.minLength(1))
 }) {}
 
 export class MachinePage extends Schema.Class<MachinePage>("MachinePage")({

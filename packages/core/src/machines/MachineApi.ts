@@ -1,9 +1,9 @@
 import { HttpApiEndpoint, HttpApiGroup } from "@effect/platform"
 import { Schema } from "effect"
-import { BadRequest, Conflict, Forbidden, NotFound } from "../http/ApiError.js"
+import { BadRequest, Conflict, Forbidden, NotFound, TooManyRequests } from "../http/ApiError.js"
 import { paginationParams } from "../http/Pagination.js"
 import { Authentication } from "../operators/Authentication.js"
-import { Machine, MachineId, MachinePage, MachineStatus, RegisterMachine, Registration, TransitionRequest } from "./Machine.js"
+import { ActivateCredential, Machine, MachineId, MachinePage, MachineStatus, RegisterMachine, Registration, TransitionRequest } from "./Machine.js"
 
 
 /** `POST /api/v1/machines/{id}/<action>`: one lifecycle transition (see lifecycle.ts). */
@@ -15,14 +15,25 @@ const transitionEndpoint = <const Action extends string>(action: Action) =>
     .addError(NotFound)
     .addError(Conflict)
 
-/** Registration is for machines, which have no operator credentials. */
+/** Registration and credential activation are for machines, which have no operator credentials. */
 export class MachineRegistrationApi extends HttpApiGroup.make("machineRegistration")
   .add(
     HttpApiEndpoint.post("register", "/machines/register")
       .setPayload(RegisterMachine)
       .addSuccess(Registration)
       .addError(BadRequest)
+      .addError(Forbidden)
       .addError(Conflict)
+      .addError(TooManyRequests)
+  )
+  .add(
+    HttpApiEndpoint.post("activate", "/machines/:id/activate")
+      .setPath(Schema.Struct({ id: MachineId }))
+      .setPayload(ActivateCredential)
+      .addSuccess(Machine)
+      .addError(BadRequest)
+      .addError(Forbidden)
+      .addError(NotFound)
   )
   .prefix("/api/v1") {}
 

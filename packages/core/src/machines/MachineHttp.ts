@@ -1,12 +1,15 @@
 import { HttpApiBuilder } from "@effect/platform"
 import { Effect } from "effect"
 import { CoreApi } from "../CoreApi.js"
+import { Enrollment } from "../enrollment/Enrollment.js"
 import { pageOf } from "../http/Pagination.js"
 import { Machines } from "./Machines.js"
 
 export const MachineRegistrationHttp = HttpApiBuilder.group(CoreApi, "machineRegistration", (handlers) =>
-  Effect.map(Machines, (machines) =>
-    handlers.handle("register", ({ payload }) => machines.register(payload))
+  Effect.map(Enrollment, (enrollment) =>
+    handlers
+      .handle("register", ({ payload }) => enrollment.register(payload))
+      .handle("activate", ({ path, payload }) => enrollment.activate(path.id, payload.secret))
   )
 )
 

@@ -19,6 +19,13 @@ export interface MachineRow {
   readonly approved_at: Date | null
   readonly approved_by: string | null
   readonly last_attested_at: Date | null
+  readonly ek_public_tpm: Buffer | null
+  readonly ak_public: Buffer | null
+  readonly ak_name: Buffer | null
+  readonly ek_cert_verified: boolean
+  readonly enrolled_at: Date | null
+  readonly pcr_policy: unknown
+  readonly failed_attestations: number
 }
 
 const iso = (d: Date | null) => (d === null ? null : d.toISOString())
@@ -31,6 +38,10 @@ export const toMachine = (row: MachineRow) =>
     status: row.status,
     ek_verified: row.ek_verified,
     has_ek_certificate: row.ek_certificate !== null,
+    ek_cert_verified: row.ek_cert_verified,
+    ak_name: row.ak_name === null ? null : row.ak_name.toString("hex"),
+    enrolled_at: iso(row.enrolled_at),
+    failed_attestations: row.failed_attestations,
     hardware: row.hardware,
     status_reason: row.status_reason,
     registered_at: row.registered_at.toISOString(),
@@ -98,6 +109,19 @@ export class MachineRepo extends Effect.Service<MachineRepo>()("@itl-attestation
 
     const remove = (id: string) => sql`DELETE FROM machines WHERE id = ${id}`
 
+    /** Binds the keys that passed credential activation. */
+    const markEnrolled = (
+      id: string,
+      keys: { ek_public_tpm: Buffer; ak_public: Buffer; ak_name: Buffer; ek_cert_verified: boolean }
+    ) =>
+      Effect.map(
+        sql<MachineRow>`UPDATE machines SET ek_verified = true, ek_public_tpm = ${keys.ek_public_tpm},
+            ak_public = ${keys.ak_public}, ak_name = ${keys.ak_name}, ek_cert_verified = ${keys.ek_cert_verified},
+            enrolled_at = now(), updated_at = now()
+          WHERE id = ${id} RETURNING *`,
+        (rows) => rows[0]!
+      )
+
     const list = (filter: MachineFilter) =>
       Effect.gen(function* () {
         const where = sql.and(
@@ -112,6 +136,6 @@ export class MachineRepo extends Effect.Service<MachineRepo>()("@itl-attestation
         return { rows, total: count!.total }
       })
 
-    return { findById, findByIdForUpdate, findByFingerprint, findByHostname, insert, updateStatus, remove, list } as const
+    return { findById, findByIdForUpdate, findByFingerprint, findByHostname, insert, updateStatus, remove, list, markEnrolled } as const
   })
 }) {}

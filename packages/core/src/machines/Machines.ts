@@ -7,12 +7,12 @@ import type { Actor } from "../audit/AuditEntry.js"
 import { AuditLog } from "../audit/AuditLog.js"
 import { DomainEvent } from "../events/Event.js"
 import { Events } from "../events/Events.js"
-import { BadRequest, Conflict, NotFound } from "../http/ApiError.js"
+import { Conflict, NotFound } from "../http/ApiError.js"
 import { actorOf, requireRole } from "../operators/OperatorTokens.js"
 import { sqlDefect } from "../db/sqlDefect.js"
-import { parseEkCertificate, parseEkPublic } from "./ekKey.js"
-import { type MachinePage as MachinePageType, MachinePage, type RegisterMachine, Registration } from "./Machine.js"
+import { type MachinePage as MachinePageType, MachinePage } from "./Machine.js"
 import { type MachineFilter, MachineRepo, type MachineRow, toMachine } from "./MachineRepo.js"
+import { MachineSessions } from "../sessions/MachineSessions.js"
 import { eventOf, type OperatorAction, transition } from "./lifecycle.js"
 
 const machineEvent = (
@@ -30,53 +30,13 @@ const machineEvent = (
 export class Machines extends Effect.Service<Machines>()("@itl-attestation/core/Machines", {
   effect: Effect.gen(function* () {
     const repo = yield* MachineRepo
+    const sessions = yield* MachineSessions
     const audit = yield* AuditLog
     const events = yield* Events
 
     /** Shared by every change: audit row and event, inside the caller's transaction. */
     const record = (actor: Actor, action: string, row: MachineRow, details: Record<string, unknown>) =>
       audit.append(actor, { action, targetType: "machine", targetId: row.id, details })
-
-    const register = (payload: RegisterMachine) =>
-      Effect.gen(function* () {
-        const ek = parseEkPublic(payload.ek_public)
-        if (Either.isLeft(ek)) return yield* new BadRequest({ message: `${ek.left.field}: ${ek.left.message}`, details: { field: ek.left.field } })
-        if (payload.ek_certificate !== undefined) {
-          const cert = parseEkCertificate(payload.ek_certificate, ek.right)
-          if (Either.isLeft(cert)) return yield* new BadRequest({ message: `${cert.left.field}: ${cert.left.message}`, details: { field: cert.left.field } })
-        }
-        const fingerprint = ek.right.fingerprint
-        const actor: Actor = { name: fingerprint, kind: "machine" }
-        return yield* events.transaction(
-          Effect.gen(function* () {
-            const known = yield* repo.findByFingerprint(fingerprint)
-            // Idempotent: a known EK gets its record back, and nothing about it changes.
-            if (known !== undefined) return new Registration({ machine: toMachine(known), created: false })
-            const sameHost = yield* repo.findByHostname(payload.hostname)
-            if (sameHost.length > 0) {
-              return yield* new Conflict({
-                error: "hostname_taken",
-                message: `hostname ${payload.hostname} is already registered to another EK`,
-                details: { field: "hostname" }
-              })
-            }
-            const row = yield* repo.insert({
-              ek_fingerprint: fingerprint,
-              ek_public_pem: ek.right.pem,
-              ek_certificate: payload.ek_certificate?.trim() ?? null,
-              hostname: payload.hostname,
-              hardware: payload.hardware ?? {}
-            })
-            if (row === undefined) {
-              const raced = yield* repo.findByFingerprint(fingerprint)
-              return new Registration({ machine: toMachine(raced!), created: false })
-            }
-            yield* record(actor, "machine.registered", row, { hostname: row.hostname, ek_fingerprint: fingerprint })
-            yield* events.append(machineEvent("machine.registered", row))
-            return new Registration({ machine: toMachine(row), created: true })
-          })
-        )
-      }).pipe(sqlDefect, Effect.withSpan("Machines.register"))
 
     const findOrFail = (id: string) =>
       Effect.flatMap(repo.findById(id), (row) =>
@@ -116,6 +76,8 @@ export class Machines extends Effect.Service<Machines>()("@itl-attestation/core/
               { ...change.right, reason: reason ?? null },
               action === "approve" ? operator.name : null
             )
+            // A locked or revoked machine's sessions end now, not when they expire.
+            if (action === "lock" || action === "revoke") yield* sessions.endAll(id)
             const details = { previous_status: current.status, status: updated.status, ...(reason ? { reason } : {}) }
             yield* record(actorOf(operator), eventOf[action], updated, details)
             yield* events.append(machineEvent(eventOf[action], updated, { ...details, actor: operator.name }))
@@ -140,7 +102,6 @@ export class Machines extends Effect.Service<Machines>()("@itl-attestation/core/
       }).pipe(sqlDefect, Effect.withSpan("Machines.delete"))
 
     return {
-      register,
       get,
       list,
       approve: (id: string, reason?: string) => act("approve", id, reason),
@@ -151,5 +112,5 @@ export class Machines extends Effect.Service<Machines>()("@itl-attestation/core/
       remove
     } as const
   }),
-  dependencies: [MachineRepo.Default]
+  dependencies: [MachineRepo.Default, MachineSessions.Default]
 }) {}

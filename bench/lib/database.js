@@ -1,0 +1,52 @@
+/**
+ * A fresh database for one benchmark target: a new embedded data directory,
+ * or a new database on the PostgreSQL server named by BENCH_DATABASE_URL
+ * (created here, dropped by cleanup()).
+ */
+import * as crypto from "node:crypto"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import pg from "pg"
+
+export const embeddedDatabase = () => {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "itl-bench-"))
+  return {
+    kind: "embedded (PGlite)",
+    serverEnv: { ITL_DATA_DIR: dataDir },
+    /** PGlite allows one process per data directory: the server must be stopped first. */
+    floorConfig: { dataDir },
+    cleanup: async () => fs.rmSync(dataDir, { recursive: true, force: true })
+  }
+}
+
+const withClient = async (url, work) => {
+  const client = new pg.Client({ connectionString: url })
+  await client.connect()
+  try {
+    return await work(client)
+  } finally {
+    await client.end()
+  }
+}
+
+export const postgresDatabase = async (serverUrl) => {
+  const name = `itl_bench_${crypto.randomBytes(6).toString("hex")}`
+  await withClient(serverUrl, (client) => client.query(`CREATE DATABASE ${name}`))
+  const url = new URL(serverUrl)
+  url.pathname = `/${name}`
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "itl-bench-"))
+  return {
+    kind: `PostgreSQL (${(await withClient(url.toString(), (c) => c.query("SHOW server_version"))).rows[0].server_version})`,
+    serverEnv: {
+      ITL_DATA_DIR: dataDir,
+      ITL_DATABASE_URL: url.toString(),
+      ITL_MASTER_KEY: crypto.randomBytes(32).toString("hex")
+    },
+    floorConfig: { databaseUrl: url.toString() },
+    cleanup: async () => {
+      await withClient(serverUrl, (client) => client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`))
+      fs.rmSync(dataDir, { recursive: true, force: true })
+    }
+  }
+}

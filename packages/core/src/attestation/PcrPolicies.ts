@@ -1,0 +1,87 @@
+/** Operators' side of PCR policy: per machine, and the global default. */
+import { Effect } from "effect"
+import { AuditLog } from "../audit/AuditLog.js"
+import { sqlDefect } from "../db/sqlDefect.js"
+import { Events } from "../events/Events.js"
+import { NotFound } from "../http/ApiError.js"
+import { MachineRepo } from "../machines/MachineRepo.js"
+import { actorOf, requireRole } from "../operators/OperatorTokens.js"
+import { Attestation } from "./Attestation.js"
+import { AttestationRepo } from "./AttestationRepo.js"
+import { type PcrPolicy, PcrPolicyView, selectionOf } from "./PcrPolicy.js"
+
+export class PcrPolicies extends Effect.Service<PcrPolicies>()("@itl-attestation/core/PcrPolicies", {
+  effect: Effect.gen(function* () {
+    const machines = yield* MachineRepo
+    const repo = yield* AttestationRepo
+    const attestation = yield* Attestation
+    const audit = yield* AuditLog
+    const events = yield* Events
+
+    const machineOrFail = (id: string) =>
+      Effect.flatMap(machines.findById(id), (row) =>
+        row === undefined ? Effect.fail(new NotFound({ message: `machine ${id} not found` })) : Effect.succeed(row)
+      )
+
+    /** The policy a machine's next quote is checked against, and where it comes from. */
+    const forMachine = (id: string) =>
+      Effect.gen(function* () {
+        yield* requireRole("viewer")
+        const policy = yield* attestation.effectivePolicy(yield* machineOrFail(id))
+        return new PcrPolicyView({
+          source: policy.source,
+          pcr_selection: policy.pcrs === undefined ? null : selectionOf(policy.pcrs),
+          pcrs: policy.pcrs ?? null
+        })
+      }).pipe(sqlDefect, Effect.withSpan("PcrPolicies.forMachine"))
+
+    const setForMachine = (id: string, policy: PcrPolicy | null) =>
+      Effect.gen(function* () {
+        const operator = yield* requireRole("operator")
+        yield* events.transaction(
+          Effect.gen(function* () {
+            const row = yield* repo.setMachinePolicy(id, policy === null ? null : policy.pcrs)
+            if (row === undefined) return yield* new NotFound({ message: `machine ${id} not found` })
+            yield* audit.append(actorOf(operator), {
+              action: policy === null ? "machine.pcr_policy_cleared" : "machine.pcr_policy_set",
+              targetType: "machine",
+              targetId: id,
+              details: policy === null ? {} : { pcr_selection: selectionOf(policy.pcrs) }
+            })
+          })
+        )
+        return yield* forMachine(id)
+      }).pipe(sqlDefect, Effect.withSpan("PcrPolicies.setForMachine"))
+
+    const getDefault = Effect.gen(function* () {
+      yield* requireRole("viewer")
+      const policy = yield* repo.defaultPolicy
+      return new PcrPolicyView({
+        source: policy === undefined ? "none" : "default",
+        pcr_selection: policy === undefined ? null : selectionOf(policy),
+        pcrs: policy ?? null
+      })
+    }).pipe(sqlDefect, Effect.withSpan("PcrPolicies.getDefault"))
+
+    const setDefault = (policy: PcrPolicy | null) =>
+      Effect.gen(function* () {
+        const operator = yield* requireRole("operator")
+        yield* events.transaction(
+          Effect.gen(function* () {
+            if (policy === null) yield* repo.deleteDefaultPolicy
+            else yield* repo.setDefaultPolicy(policy.pcrs, operator.name)
+            yield* audit.append(actorOf(operator), {
+              action: policy === null ? "pcr_policy.default_cleared" : "pcr_policy.default_set",
+              targetType: "pcr_policy",
+              targetId: "default",
+              details: policy === null ? {} : { pcr_selection: selectionOf(policy.pcrs) }
+            })
+          })
+        )
+        return yield* getDefault
+      }).pipe(sqlDefect, Effect.withSpan("PcrPolicies.setDefault"))
+
+    return { forMachine, setForMachine, getDefault, setDefault } as const
+  }),
+  dependencies: [MachineRepo.Default, AttestationRepo.Default, Attestation.Default]
+}) {}

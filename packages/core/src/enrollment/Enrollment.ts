@@ -1,0 +1,214 @@
+/**
+ * Registration and proof of EK possession.
+ *
+ * 1. `register`: the machine sends its EK (and, to enroll, its AK) public
+ *    areas. A new EK becomes a `pending_approval` machine; a known EK gets its
+ *    record back unchanged. With an AK, the answer carries a credential made
+ *    with TPM2_MakeCredential for that EK and the AK's name.
+ * 2. `activate`: the machine returns the secret its TPM recovered. Only the
+ *    TPM holding the EK's private key, with that AK loaded, can recover it, so
+ *    success binds the AK to the EK (`ek_verified`); that AK is the only one
+ *    whose quotes are accepted afterwards.
+ */
+import { DateTime, Duration, Effect, Either, Option } from "effect"
+import * as crypto from "node:crypto"
+import type { Actor } from "../audit/AuditEntry.js"
+import { AuditLog } from "../audit/AuditLog.js"
+import { AppConfig } from "../config/AppConfig.js"
+import { sqlDefect } from "../db/sqlDefect.js"
+import { DomainEvent } from "../events/Event.js"
+import { Events } from "../events/Events.js"
+import { BadRequest, Conflict, Forbidden, NotFound, TooManyRequests } from "../http/ApiError.js"
+import { parseEkPublic, type EkKeyError } from "../machines/ekKey.js"
+import { CredentialChallenge, type RegisterMachine, Registration } from "../machines/Machine.js"
+import { MachineRepo, type MachineRow, toMachine } from "../machines/MachineRepo.js"
+import { makeCredential, toTpm2ToolsCredentialFile } from "../tpm/makeCredential.js"
+import { ChallengeRepo } from "./ChallengeRepo.js"
+import { loadCaBundle } from "./ekCertificate.js"
+import { certificateVerdict, enrollmentKeys, type EnrollmentKeys } from "./enrollmentInput.js"
+
+const CHALLENGE_TTL = Duration.minutes(5)
+/** A new challenge per EK at most this often: MakeCredential costs an RSA/ECDH operation. */
+const CHALLENGE_MIN_INTERVAL = Duration.seconds(10)
+
+const badField = (problem: EkKeyError) =>
+  new BadRequest({ message: `${problem.field}: ${problem.message}`, details: { field: problem.field } })
+
+const sha256 = (data: Uint8Array) => crypto.createHash("sha256").update(data).digest()
+
+export class Enrollment extends Effect.Service<Enrollment>()("@itl-attestation/core/Enrollment", {
+  effect: Effect.gen(function* () {
+    const repo = yield* MachineRepo
+    const challenges = yield* ChallengeRepo
+    const audit = yield* AuditLog
+    const events = yield* Events
+    const config = yield* AppConfig
+    const bundle = yield* Option.match(config.tpm.caBundle, {
+      onNone: () => Effect.succeed(undefined),
+      onSome: (location) =>
+        Effect.try({
+          try: () => loadCaBundle(location),
+          catch: (error) => new Error(`ITL_TPM_CA_BUNDLE: cannot read ${location}: ${(error as Error).message}`)
+        })
+    })
+
+    /** Makes a credential for `keys`, stores only the hash of its secret, and returns what the machine needs. */
+    const issueChallenge = (machine: MachineRow, keys: EnrollmentKeys, certVerified: boolean) =>
+      Effect.gen(function* () {
+        const existing = yield* challenges.selectForUpdate(machine.id)
+        if (existing !== undefined && existing.age_ms < Duration.toMillis(CHALLENGE_MIN_INTERVAL)) {
+          const retryAfter = Math.ceil((Duration.toMillis(CHALLENGE_MIN_INTERVAL) - existing.age_ms) / 1000)
+          return yield* new TooManyRequests({
+            message: `a credential challenge for this EK was issued less than ${Duration.toSeconds(CHALLENGE_MIN_INTERVAL)} s ago`,
+            details: { retry_after_seconds: retryAfter }
+          })
+        }
+        const secret = crypto.randomBytes(32)
+        const credential = yield* Effect.try({
+          try: () => makeCredential({ ekPublic: keys.ekPublic, objectName: keys.akName, secret }),
+          catch: (error) => badField({ field: "ek_public", message: (error as Error).message })
+        })
+        const expiresAt = yield* challenges.upsert({
+          machine_id: machine.id,
+          ak_public: Buffer.from(keys.akPublic.publicArea),
+          ak_name: keys.akName,
+          ek_public_tpm: Buffer.from(keys.ekPublic.publicArea),
+          ek_cert_verified: certVerified,
+          secret_hash: sha256(secret),
+          ttlSeconds: Duration.toSeconds(CHALLENGE_TTL)
+        })
+        return new CredentialChallenge({
+          credential_blob: credential.credentialBlob.toString("base64"),
+          encrypted_secret: credential.encryptedSecret.toString("base64"),
+          credential_file: toTpm2ToolsCredentialFile(credential).toString("base64"),
+          expires_at: expiresAt.toISOString()
+        })
+      })
+
+    const register = (payload: RegisterMachine) =>
+      Effect.gen(function* () {
+        const ek = parseEkPublic(payload.ek_public)
+        if (Either.isLeft(ek)) return yield* badField(ek.left)
+        const keys = payload.ak_public === undefined ? undefined : enrollmentKeys(ek.right, payload.ak_public)
+        if (keys !== undefined && Either.isLeft(keys)) return yield* badField(keys.left)
+        const certificate = certificateVerdict(payload.ek_certificate, ek.right, bundle)
+        if (Either.isLeft(certificate)) return yield* badField(certificate.left)
+        if (config.tpm.requireEkCert && !certificate.right.verified) {
+          return yield* new Forbidden({
+            error: "ek_certificate_required",
+            message: `this server requires an EK certificate that chains to ITL_TPM_CA_BUNDLE: ${certificate.right.reason}`
+          })
+        }
+        const fingerprint = ek.right.fingerprint
+        const actor: Actor = { name: fingerprint, kind: "machine" }
+        return yield* events.transaction(
+          Effect.gen(function* () {
+            let machine = yield* repo.findByFingerprint(fingerprint)
+            const created = machine === undefined
+            if (machine === undefined) {
+              const sameHost = yield* repo.findByHostname(payload.hostname)
+              if (sameHost.length > 0) {
+                return yield* new Conflict({
+                  error: "hostname_taken",
+                  message: `hostname ${payload.hostname} is already registered to another EK`,
+                  details: { field: "hostname" }
+                })
+              }
+              const inserted = yield* repo.insert({
+                ek_fingerprint: fingerprint,
+                ek_public_pem: ek.right.pem,
+                ek_certificate: payload.ek_certificate?.trim() ?? null,
+                hostname: payload.hostname,
+                hardware: payload.hardware ?? {}
+              })
+              // Lost a race with a concurrent registration of the same EK: that one created it.
+              if (inserted === undefined) return yield* Effect.die(new Error(`concurrent registration of ${fingerprint}`))
+              machine = inserted
+              yield* audit.append(actor, {
+                action: "machine.registered",
+                targetType: "machine",
+                targetId: machine.id,
+                details: { hostname: machine.hostname, ek_fingerprint: fingerprint }
+              })
+              yield* events.append(
+                new DomainEvent({
+                  event_type: "machine.registered",
+                  timestamp: DateTime.unsafeNow(),
+                  machine_id: machine.id,
+                  data: { machine_id: machine.id, hostname: machine.hostname, ek_fingerprint: fingerprint, status: machine.status }
+                })
+              )
+            }
+            if (keys === undefined) return new Registration({ machine: toMachine(machine), created, challenge: null })
+            if (machine.ek_verified && machine.ak_name !== null) {
+              if (machine.ak_name.equals(keys.right.akName)) {
+                return new Registration({ machine: toMachine(machine), created, challenge: null })
+              }
+              return yield* new Conflict({
+                error: "ak_mismatch",
+                message: "this EK is enrolled with another AK; an operator must delete the machine before it can enroll a new AK",
+                details: { field: "ak_public" }
+              })
+            }
+            const challenge = yield* issueChallenge(machine, keys.right, certificate.right.verified)
+            return new Registration({ machine: toMachine(machine), created, challenge })
+          })
+        )
+      }).pipe(sqlDefect, Effect.withSpan("Enrollment.register"))
+
+    type ActivationFailure = BadRequest | Forbidden | NotFound
+
+    const activate = (machineId: string, secretBase64: string) =>
+      Effect.gen(function* () {
+        const secret = Buffer.from(secretBase64, "base64")
+        // The outcome is decided inside the transaction, but a failed attempt
+        // must still commit (the challenge is single use and the attempt audited),
+        // so failures are returned, and raised only after the commit.
+        const outcome = yield* events.transaction(
+          Effect.gen(function* () {
+            const machine = yield* repo.findByIdForUpdate(machineId)
+            if (machine === undefined) return Either.left<ActivationFailure>(new NotFound({ message: `machine ${machineId} not found` }))
+            const challenge = yield* challenges.selectForUpdate(machineId)
+            if (challenge === undefined) {
+              return Either.left<ActivationFailure>(
+                new NotFound({ error: "no_challenge", message: "no credential challenge is outstanding for this machine; register with ak_public first" })
+              )
+            }
+            yield* challenges.remove(machineId)
+            const actor: Actor = { name: machine.ek_fingerprint, kind: "machine" }
+            const expected = challenge.secret_hash
+            const matches = !challenge.expired && crypto.timingSafeEqual(sha256(secret), expected)
+            if (!matches) {
+              const reason = challenge.expired ? "challenge_expired" : "activation_failed"
+              yield* audit.append(actor, { action: "machine.activation_failed", targetType: "machine", targetId: machine.id, details: { reason } })
+              return Either.left<ActivationFailure>(
+                new Forbidden({
+                  error: reason,
+                  message: challenge.expired
+                    ? "the credential challenge expired; register again for a new one"
+                    : "the secret does not match the credential: this TPM does not hold the EK, or the AK differs"
+                })
+              )
+            }
+            const enrolled = yield* repo.markEnrolled(machine.id, {
+              ek_public_tpm: challenge.ek_public_tpm,
+              ak_public: challenge.ak_public,
+              ak_name: challenge.ak_name,
+              ek_cert_verified: challenge.ek_cert_verified
+            })
+            yield* audit.append(actor, {
+              action: "machine.ek_verified",
+              targetType: "machine",
+              targetId: machine.id,
+              details: { ak_name: challenge.ak_name.toString("hex"), ek_cert_verified: challenge.ek_cert_verified }
+            })
+            return Either.right(toMachine(enrolled))
+          })
+        )
+        return yield* outcome
+      }).pipe(sqlDefect, Effect.withSpan("Enrollment.activate"))
+
+    return { register, activate } as const
+  }),
+  dependencies: [MachineRepo.Default, ChallengeRepo.Default]
+}) {}

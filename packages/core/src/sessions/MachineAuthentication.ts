@@ -1,0 +1,71 @@
+/**
+ * Machine authentication for machine-facing endpoints (the core's and
+ * extensions'): `Authorization: Bearer <machine session token>` from an
+ * approved or attested machine. A request that also carries
+ * `X-EK-Fingerprint` must name the same machine.
+ *
+ * `ITL_MACHINE_AUTH=ek-fingerprint-header` additionally accepts the header
+ * alone: the fingerprint is public, so anyone who knows it can act as the
+ * machine. It exists only for clients built for that model.
+ */
+import { HttpApiMiddleware, HttpApiSecurity, HttpServerRequest } from "@effect/platform"
+import { SqlClient } from "@effect/sql"
+import { Effect, Layer, Redacted } from "effect"
+import { AppConfig } from "../config/AppConfig.js"
+import { sqlDefect } from "../db/sqlDefect.js"
+import { Unauthorized } from "../http/ApiError.js"
+import { CurrentMachine, type MachineIdentity } from "./CurrentMachine.js"
+import { MachineSessions, type SessionMachineRow } from "./MachineSessions.js"
+
+export class MachineAuthentication extends HttpApiMiddleware.Tag<MachineAuthentication>()("MachineAuthentication", {
+  failure: Unauthorized,
+  provides: CurrentMachine,
+  security: { machineSession: HttpApiSecurity.bearer }
+}) {}
+
+const BEARER = /^Bearer\s+(\S+)\s*$/i
+const ACTIVE = new Set(["approved", "attested"])
+
+const admit = (row: SessionMachineRow, via: MachineIdentity["via"]) =>
+  ACTIVE.has(row.status)
+    ? Effect.succeed<MachineIdentity>({ ...row, via })
+    : Effect.fail(new Unauthorized({ error: `machine_${row.status}`, message: `machine ${row.id} is ${row.status}` }))
+
+export const MachineAuthenticationLive = Layer.effect(
+  MachineAuthentication,
+  Effect.gen(function* () {
+    const sessions = yield* MachineSessions
+    const sql = yield* SqlClient.SqlClient
+    const config = yield* AppConfig
+    const headerMode = config.tpm.machineAuth === "ek-fingerprint-header"
+    if (headerMode) {
+      yield* Effect.logWarning(
+        "ITL_MACHINE_AUTH=ek-fingerprint-header: machines are identified by the X-EK-Fingerprint header alone, which anyone who knows the (public) fingerprint can send; use only for legacy clients"
+      )
+    }
+    return {
+      machineSession: (_token: Redacted.Redacted<string>) =>
+        Effect.gen(function* () {
+          const request = yield* HttpServerRequest.HttpServerRequest
+          const header = request.headers["authorization"]
+          const fingerprint = request.headers["x-ek-fingerprint"]?.trim()
+          if (header !== undefined) {
+            const match = BEARER.exec(header)
+            if (match === null) return yield* new Unauthorized({ message: "the Authorization header must be `Bearer <machine session token>`" })
+            const row = yield* sessions.lookup(match[1]!)
+            if (row === undefined) return yield* new Unauthorized({ message: "invalid or expired machine session; attest again" })
+            if (fingerprint !== undefined && fingerprint !== row.ek_fingerprint) {
+              return yield* new Unauthorized({ error: "fingerprint_mismatch", message: "X-EK-Fingerprint names another machine than the session" })
+            }
+            return yield* admit(row, "session")
+          }
+          if (headerMode && fingerprint !== undefined) {
+            const [row] = yield* sql<SessionMachineRow>`SELECT id, ek_fingerprint, hostname, status FROM machines WHERE ek_fingerprint = ${fingerprint}`
+            if (row === undefined) return yield* new Unauthorized({ message: "no machine has this EK fingerprint" })
+            return yield* admit(row, "ek-fingerprint-header")
+          }
+          return yield* new Unauthorized({ message: "missing machine credentials: send `Authorization: Bearer <machine session token>` (from POST /api/v1/attest)" })
+        }).pipe(sqlDefect)
+    }
+  })
+)
