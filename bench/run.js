@@ -9,7 +9,7 @@
  * is set (a fresh database is created on that server and dropped afterwards).
  * Settings (environment): BENCH_DURATION (s, 10), BENCH_WARMUP (s, 2),
  * BENCH_CONNECTIONS (32), BENCH_MACHINES (1000), BENCH_KEYS (EK keys
- * pre-generated per registration run, 40000).
+ * pre-generated per registration run, 15000).
  *
  * Exits 1, after printing the figures, if any request failed.
  * Everything listens on, and is loaded through, 127.0.0.1 only.
@@ -32,7 +32,7 @@ const DURATION = setting("BENCH_DURATION", 10)
 const WARMUP = setting("BENCH_WARMUP", 2)
 const CONNECTIONS = setting("BENCH_CONNECTIONS", 32)
 const MACHINES = setting("BENCH_MACHINES", 1000)
-const KEYS = setting("BENCH_KEYS", 40000)
+const KEYS = setting("BENCH_KEYS", 15000)
 
 const SERVER_PROGRAM = fileURLToPath(new URL("./lib/server.js", import.meta.url))
 const FLOOR_PROGRAM = fileURLToPath(new URL("./lib/floor.js", import.meta.url))

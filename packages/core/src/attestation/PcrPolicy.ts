@@ -19,7 +19,12 @@ export const HexDigest = Schema.String.pipe(
 
 /** Bank → PCR index → hex value. */
 export const PcrValuesJson = Schema.Record({
-  key: PcrBankName,
+  // A refined string rather than the literal union: with literal keys every bank would be required.
+  key: Schema.String.pipe(
+    Schema.filter((bank) => (BANK_ORDER as ReadonlyArray<string>).includes(bank), {
+      message: () => `PCR bank must be one of ${BANK_ORDER.join(", ")}`
+    })
+  ),
   value: Schema.Record({ key: PcrIndex, value: HexDigest })
 })
 export type PcrValuesJson = typeof PcrValuesJson.Type
@@ -65,7 +70,7 @@ export const policyMismatches = (policy: PcrValuesJson, supplied: PcrValuesJson)
   const mismatches: Array<string> = []
   for (const [bank, entries] of Object.entries(policy)) {
     for (const [index, expected] of Object.entries(entries ?? {})) {
-      const actual = supplied[bank as keyof PcrValuesJson]?.[index]
+      const actual = supplied[bank]?.[index]
       if (actual === undefined || actual.toLowerCase() !== expected.toLowerCase()) mismatches.push(`${bank}:${index}`)
     }
   }

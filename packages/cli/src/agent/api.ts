@@ -1,0 +1,63 @@
+/**
+ * Server calls for the agent. Machines have no operator token: requests carry
+ * none, or the machine session token. A refusal keeps the server's error code
+ * in the line (`not_approved: … (HTTP 403)`), since that code is what a person
+ * or a script acts on; everything else is reported as by the operator commands.
+ */
+import { Effect, Either, Option, Redacted } from "effect"
+import { callApi, type CoreClient } from "../client.js"
+import { CliFailure } from "../errors.js"
+
+/** The core's error classes (http/ApiError.ts) and their HTTP statuses. */
+const STATUS: Record<string, number> = {
+  BadRequest: 400,
+  Unauthorized: 401,
+  Forbidden: 403,
+  NotFound: 404,
+  Conflict: 409,
+  PayloadTooLarge: 413,
+  TooManyRequests: 429,
+  ServiceUnavailable: 503
+}
+
+export interface ApiRefusal {
+  readonly _tag: string
+  readonly error: string
+  readonly message: string
+}
+
+const isRefusal = (error: unknown): error is ApiRefusal =>
+  typeof error === "object" &&
+  error !== null &&
+  "_tag" in error &&
+  typeof error._tag === "string" &&
+  error._tag in STATUS &&
+  "error" in error &&
+  typeof error.error === "string" &&
+  "message" in error &&
+  typeof error.message === "string"
+
+export const refusalLine = (refusal: ApiRefusal) => `${refusal.error}: ${refusal.message} (HTTP ${STATUS[refusal._tag] ?? "?"})`
+
+/**
+ * Calls the API as a machine; the server's refusals come back as `Left`
+ * (for the caller to handle or report), transport and protocol failures as a
+ * `CliFailure`.
+ */
+export const tryAgentApi = <A, E>(
+  url: string,
+  sessionToken: Option.Option<string>,
+  call: (client: CoreClient) => Effect.Effect<A, E>
+): Effect.Effect<Either.Either<A, ApiRefusal>, CliFailure> =>
+  callApi({ url, token: Option.map(sessionToken, Redacted.make) }, (client) =>
+    call(client).pipe(
+      Effect.map(Either.right),
+      Effect.catchAll((error) => (isRefusal(error) ? Effect.succeed(Either.left(error)) : Effect.fail(error)))
+    )
+  )
+
+/** Like `tryAgentApi`, with a refusal reported as the one-line failure `<code>: <message> (HTTP <status>)`. */
+export const agentApi = <A, E>(url: string, sessionToken: Option.Option<string>, call: (client: CoreClient) => Effect.Effect<A, E>) =>
+  tryAgentApi(url, sessionToken, call).pipe(
+    Effect.flatMap(Either.match({ onLeft: (refusal) => Effect.fail(new CliFailure({ message: refusalLine(refusal) })), onRight: Effect.succeed }))
+  )

@@ -1,0 +1,133 @@
+/**
+ * `attestation agent …`: the machine side. Runs on the machine to attest,
+ * drives its TPM with tpm2-tools, and talks to the server as that machine
+ * (no operator token).
+ */
+import { Command, Options } from "@effect/cli"
+import type { Machine } from "@itl-attestation/core"
+import { Config, Effect, Option } from "effect"
+import { attest } from "../agent/attest.js"
+import { enroll } from "../agent/enroll.js"
+import { defaultStateDir, KeyAlg, openStateDir } from "../agent/state.js"
+import { status, type AgentStatus } from "../agent/status.js"
+import { asCliFailure } from "../agent/tpm2.js"
+import { root } from "../globals.js"
+import { cell, details, render, time } from "../output.js"
+import { group } from "./group.js"
+
+const stateDirOption = Options.text("state-dir").pipe(
+  Options.withPseudoName("DIR"),
+  Options.withDescription("Where the agent keeps its keys and tokens (env ITL_AGENT_STATE_DIR, default ~/.itl-attestation/agent)"),
+  Options.withFallbackConfig(Config.string("ITL_AGENT_STATE_DIR")),
+  Options.optional
+)
+
+const stateDir = (given: Option.Option<string>) => openStateDir(Option.getOrElse(given, defaultStateDir))
+
+const keyAlg = (name: string, what: string) =>
+  Options.choice(name, KeyAlg.literals).pipe(Options.withDescription(`${what} algorithm (default rsa)`), Options.optional)
+
+const machineDetails = (m: Machine) =>
+  details([
+    ["id", m.id],
+    ["hostname", m.hostname],
+    ["status", m.status],
+    ["status_reason", cell(m.status_reason)],
+    ["ek_fingerprint", m.ek_fingerprint],
+    ["ek_verified", String(m.ek_verified)],
+    ["ek_cert_verified", String(m.ek_cert_verified)],
+    ["ak_name", cell(m.ak_name)],
+    ["approved_at", time(m.approved_at)],
+    ["last_attested_at", time(m.last_attested_at)]
+  ])
+
+/** What the machine can do next, given its status. */
+const nextStep = (m: Machine) => {
+  switch (m.status) {
+    case "pending_approval":
+      return `awaiting approval: an operator must run \`attestation machine approve ${m.id}\``
+    case "approved":
+      return "approved, not awaiting approval: run `attestation agent attest`"
+    case "attested":
+      return "attested, not awaiting approval"
+    default:
+      return `not awaiting approval: the machine is ${m.status} and cannot attest`
+  }
+}
+
+const enrollCommand = Command.make(
+  "enroll",
+  {
+    hostname: Options.text("hostname").pipe(Options.withDescription("Hostname to register (default: this host's name)"), Options.optional),
+    stateDir: stateDirOption,
+    ekAlg: keyAlg("ek-alg", "EK"),
+    akAlg: keyAlg("ak-alg", "AK")
+  },
+  (options) =>
+    Effect.gen(function* () {
+      const globals = yield* root
+      const dir = yield* stateDir(options.stateDir)
+      const enrolled = yield* asCliFailure(
+        enroll({ dir, url: globals.url, hostname: options.hostname, ekAlg: options.ekAlg, akAlg: options.akAlg })
+      )
+      yield* render(globals.output, enrolled.machine, (m) =>
+        [
+          machineDetails(m),
+          "",
+          m.ek_verified
+            ? `EK and AK proven by credential activation${enrolled.activated ? "" : " (earlier)"}`
+            : "EK not proven: run `attestation agent enroll` again",
+          nextStep(m)
+        ].join("\n")
+      )
+    })
+).pipe(Command.withDescription("Create the EK and AK with tpm2-tools, register this machine and prove its TPM"))
+
+const attestCommand = Command.make("attest", { stateDir: stateDirOption }, (options) =>
+  Effect.gen(function* () {
+    const globals = yield* root
+    const dir = yield* stateDir(options.stateDir)
+    const { result, sessionFile } = yield* asCliFailure(attest(dir, globals.url))
+    // The token stays in the session file: not on stdout, where logs would keep it.
+    const shown = { machine: result.machine, expires_at: result.expires_at, session_file: sessionFile }
+    yield* render(globals.output, shown, (r) =>
+      `${machineDetails(r.machine)}\n\nsession token saved to ${r.session_file} (expires ${time(r.expires_at)})`
+    )
+  })
+).pipe(Command.withDescription("Quote the PCRs with the AK over a server nonce; saves the session token"))
+
+const statusTable = (s: AgentStatus) => {
+  const local = details([
+    ["state_dir", s.state_dir],
+    ["machine_id", cell(s.state.machine_id)],
+    ["ek_fingerprint", cell(s.state.ek_fingerprint)],
+    ["hostname", s.state.hostname],
+    ["keys", `EK ${s.state.ek_alg}, AK ${s.state.ak_alg} (${s.state.ak_scheme})`],
+    ["session", s.session === null ? "none" : `${s.session.live ? "expires" : "expired"} ${time(s.session.expires_at)}`]
+  ])
+  const server =
+    s.server === null
+      ? []
+      : [
+          "",
+          "server:",
+          details([
+            ["status", s.server.status],
+            ["status_reason", cell(s.server.status_reason)],
+            ["last_attested_at", time(s.server.last_attested_at)],
+            ["failed_attestations", String(s.server.failed_attestations)]
+          ])
+        ]
+  return [local, ...server, ...(s.note === null ? [] : ["", s.note])].join("\n")
+}
+
+const statusCommand = Command.make("status", { stateDir: stateDirOption }, (options) =>
+  Effect.gen(function* () {
+    const globals = yield* root
+    const dir = yield* stateDir(options.stateDir)
+    const current = yield* status(dir, globals.url)
+    yield* render(globals.output, current, statusTable)
+  })
+).pipe(Command.withDescription("Show the local agent state and, with a live session, the server's view"))
+
+export const agentCommand = group("agent", "Run on a machine: enroll its TPM and attest", [enrollCommand, attestCommand, statusCommand])
