@@ -25,7 +25,7 @@ const SQL = {
   // operators/OperatorTokens.ts authenticate
   tokenByHash: "SELECT * FROM operator_tokens WHERE token_hash = $1 AND revoked_at IS NULL",
   touchToken: "UPDATE operator_tokens SET last_used_at = now() WHERE id = $1",
-  // machines/MachineRepo.ts
+  // machines/MachineRepo.ts, used by enrollment/Enrollment.ts register (no AK: no challenge) and machines/Machines.ts get
   machineById: "SELECT * FROM machines WHERE id = $1",
   machineByFingerprint: "SELECT * FROM machines WHERE ek_fingerprint = $1",
   machinesByHostname: "SELECT * FROM machines WHERE lower(hostname) = lower($1)",
@@ -59,6 +59,7 @@ const canonical = (value) => {
 }
 
 const iso = (date) => (date === null ? null : date.toISOString())
+/** The API's Machine (machines/Machine.ts, MachineRepo.ts toMachine). */
 const machineJson = (row) => ({
   id: row.id,
   ek_fingerprint: row.ek_fingerprint,
@@ -66,6 +67,10 @@ const machineJson = (row) => ({
   status: row.status,
   ek_verified: row.ek_verified,
   has_ek_certificate: row.ek_certificate !== null,
+  ek_cert_verified: row.ek_cert_verified,
+  ak_name: row.ak_name === null ? null : row.ak_name.toString("hex"),
+  enrolled_at: iso(row.enrolled_at),
+  failed_attestations: row.failed_attestations,
   hardware: row.hardware,
   status_reason: row.status_reason,
   registered_at: row.registered_at.toISOString(),
@@ -150,7 +155,7 @@ const makeHandlers = (pool) => {
       const known = (await client.query(SQL.machineByFingerprint, [fingerprint])).rows[0]
       if (known !== undefined) {
         await client.query("COMMIT")
-        return [200, { machine: machineJson(known), created: false }]
+        return [200, { machine: machineJson(known), created: false, challenge: null }]
       }
       if ((await client.query(SQL.machinesByHostname, [body.hostname])).rows.length > 0) {
         throw new HttpError(409, `hostname ${body.hostname} is already registered to another EK`)
@@ -174,7 +179,7 @@ const makeHandlers = (pool) => {
       const data = { machine_id: row.id, hostname: row.hostname, ek_fingerprint: row.ek_fingerprint, status: row.status }
       await client.query(SQL.insertEvent, ["machine.registered", new Date(), row.id, JSON.stringify(data)])
       await client.query("COMMIT")
-      return [200, { machine: machineJson(row), created: true }]
+      return [200, { machine: machineJson(row), created: true, challenge: null }]
     } catch (error) {
       await client.query("ROLLBACK").catch(() => {})
       throw error

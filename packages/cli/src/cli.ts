@@ -2,6 +2,7 @@
 import { Command } from "@effect/cli"
 import { Effect } from "effect"
 import { createRequire } from "node:module"
+import { agentCommand } from "./commands/agent.js"
 import { auditCommand } from "./commands/audit.js"
 import { extensionsCommand } from "./commands/extensions.js"
 import { machineCommand } from "./commands/machine.js"
@@ -13,7 +14,7 @@ import { explainMismatch, registerChildren } from "./usage.js"
 // dist/cli.js sits one level below package.json, as src/cli.ts does.
 const { version } = createRequire(import.meta.url)("../package.json") as { version: string }
 
-const subcommands = [serveCommand, extensionsCommand, machineCommand, operatorCommand, auditCommand] as const
+const subcommands = [serveCommand, extensionsCommand, machineCommand, operatorCommand, auditCommand, agentCommand] as const
 
 export const command = root.pipe(
   Command.withDescription("Operate an ITL attestation server, or run one"),

@@ -69,6 +69,20 @@ describe("attestation serve", () => {
     }
   })
 
+  it("warns at startup while the insecure header-only machine authentication is on", async () => {
+    const db = await freshDatabase()
+    try {
+      const run = serve({ ...db.env, ITL_MACHINE_AUTH: "ek-fingerprint-header" })
+      await run.waitFor(/Extensions: /)
+      const { stdout, stderr } = run.output()
+      expect(stdout + stderr).toMatch(/level=WARN.*ITL_MACHINE_AUTH=ek-fingerprint-header/)
+      run.child.kill("SIGTERM")
+      expect(await run.exited).toBe(0)
+    } finally {
+      await db.cleanup()
+    }
+  })
+
   it("stops with one line naming the variable on bad configuration", async () => {
     const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "itl-serve-"))
     for (const [env, variable] of [

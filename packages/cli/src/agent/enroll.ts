@@ -39,7 +39,7 @@ const keysFor = (options: EnrollOptions) =>
       for (const [flag, given, kept] of [["--ek-alg", options.ekAlg, state.ek_alg], ["--ak-alg", options.akAlg, state.ak_alg]] as const) {
         if (Option.isSome(given) && given.value !== kept) {
           return yield* new CliFailure({
-            message: `${dir} already holds keys enrolled with ${flag} ${kept}; use another --state-dir for a ${given.value} key`
+            message: `${dir} already holds keys enrolled with ${flag} ${kept}; use another --state-dir for ${flag} ${given.value}`
           })
         }
       }
