@@ -47,14 +47,14 @@ export const attest = (dir: string, url: string) =>
     ])
     yield* withLoadedKeys(dir, state.ek_alg, flushed(dir, quote))
 
-    const [message, signature, pcrFile] = yield* Effect.all([FILES.quote, FILES.signature, FILES.pcrs].map((name) => readFileIn(dir, name)))
+    const [message, signature, pcrFile] = yield* Effect.all([readFileIn(dir, FILES.quote), readFileIn(dir, FILES.signature), readFileIn(dir, FILES.pcrs)])
     const pcrs = yield* Effect.try({
-      try: () => pcrValuesJson(pcrFile!),
+      try: () => pcrValuesJson(pcrFile),
       catch: (error) => new CliFailure({ message: `cannot read ${dir}/${FILES.pcrs}: ${messageOf(error)}` })
     })
     const result = yield* agentApi(url, Option.none(), (client) =>
       client.attestation.attest({
-        payload: { machine_id: state.machine_id, quote: message!.toString("base64"), signature: signature!.toString("base64"), pcrs }
+        payload: { machine_id: state.machine_id, quote: message.toString("base64"), signature: signature.toString("base64"), pcrs }
       })
     )
     yield* writeSession(dir, { machine_id: state.machine_id, token: result.session_token, expires_at: result.expires_at })

@@ -60,8 +60,11 @@ export type MachineSession = typeof MachineSession.Type
 
 const fail = (message: string) => new CliFailure({ message })
 
-/** Creates `dir` (0700, parents too) or checks that the existing one is a private directory of ours. */
-export const openStateDir = (dir: string): Effect.Effect<string, CliFailure> =>
+/**
+ * Checks that `dir` is a private directory of ours; with `create`, makes it
+ * (0700, parents too) when it does not exist yet.
+ */
+export const openStateDir = (dir: string, create: boolean): Effect.Effect<string, CliFailure> =>
   Effect.tryPromise({
     try: async () => {
       const absolute = path.resolve(dir)
@@ -70,6 +73,7 @@ export const openStateDir = (dir: string): Effect.Effect<string, CliFailure> =>
         throw error
       })
       if (existing === undefined) {
+        if (!create) throw fail(`no agent state in ${absolute}; run \`attestation agent enroll\``)
         await fs.mkdir(absolute, { recursive: true, mode: 0o700 })
         return absolute
       }

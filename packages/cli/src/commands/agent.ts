@@ -19,10 +19,13 @@ const stateDirOption = Options.text("state-dir").pipe(
   Options.withPseudoName("DIR"),
   Options.withDescription("Where the agent keeps its keys and tokens (env ITL_AGENT_STATE_DIR, default ~/.itl-attestation/agent)"),
   Options.withFallbackConfig(Config.string("ITL_AGENT_STATE_DIR")),
-  Options.optional
+  Options.optional,
+  // Set but empty means the default, not the current directory.
+  Options.map(Option.filter((value) => value.trim() !== ""))
 )
 
-const stateDir = (given: Option.Option<string>) => openStateDir(Option.getOrElse(given, defaultStateDir))
+/** The state directory; only enroll creates it. */
+const stateDir = (given: Option.Option<string>, create = false) => openStateDir(Option.getOrElse(given, defaultStateDir), create)
 
 const keyAlg = (name: string, what: string) =>
   Options.choice(name, KeyAlg.literals).pipe(Options.withDescription(`${what} algorithm (default rsa)`), Options.optional)
@@ -66,7 +69,7 @@ const enrollCommand = Command.make(
   (options) =>
     Effect.gen(function* () {
       const globals = yield* root
-      const dir = yield* stateDir(options.stateDir)
+      const dir = yield* stateDir(options.stateDir, true)
       const enrolled = yield* asCliFailure(
         enroll({ dir, url: globals.url, hostname: options.hostname, ekAlg: options.ekAlg, akAlg: options.akAlg })
       )

@@ -1,0 +1,216 @@
+/**
+ * The built `attestation agent` commands against a live server and a software
+ * TPM: enrollment by credential activation (RSA EK with its certificate, and
+ * ECC EK + ECC AK without one), attestation before and after approval, the
+ * saved session, and a TPM reset between invocations.
+ */
+import { execFile } from "node:child_process"
+import { copyFile, mkdir, mkdtemp, readFile, rm, stat } from "node:fs/promises"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { fileURLToPath } from "node:url"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { api, startServer, type TestServer } from "../../../test-support/server.js"
+import { startSwtpm, type Swtpm, swtpmAvailable } from "../../../test-support/swtpm.js"
+
+const BIN = fileURLToPath(new URL("../dist/bin.js", import.meta.url))
+
+interface Run {
+  readonly code: number
+  readonly stdout: string
+  readonly stderr: string
+}
+
+/** The caller's environment without ITL_* or TPM2TOOLS_* settings, plus `env`. */
+const cleanEnv = (env: Record<string, string>) => ({
+  ...Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith("ITL_") && !key.startsWith("TPM2TOOLS_"))),
+  ...env
+})
+
+const cli = (args: ReadonlyArray<string>, env: Record<string, string>) =>
+  new Promise<Run>((resolve) => {
+    execFile(process.execPath, [BIN, ...args], { env: cleanEnv(env), timeout: 45_000 }, (error, stdout, stderr) => {
+      resolve({ code: error === null ? 0 : typeof error.code === "number" ? error.code : -1, stdout, stderr })
+    })
+  })
+
+const json = (run: Run) => {
+  expect(run.stderr).toBe("")
+  expect(run.code).toBe(0)
+  return JSON.parse(run.stdout)
+}
+
+const expectOneLineError = (run: Run, ...patterns: ReadonlyArray<RegExp>) => {
+  expect(run.code).toBe(1)
+  expect(run.stdout).toBe("")
+  const lines = run.stderr.split("\n").filter((line) => line !== "")
+  expect(lines, run.stderr).toHaveLength(1)
+  expect(lines[0]).toMatch(/^attestation: /)
+  for (const pattern of patterns) expect(lines[0]).toMatch(pattern)
+}
+
+const modeOf = async (path: string) => (await stat(path)).mode & 0o777
+
+/** An agent on one TPM, with its own state directory; `-o json` (a global option) goes before `agent`. */
+const agentOn = (tpm: Swtpm, url: string, stateDir: string) => (args: ReadonlyArray<string>) => {
+  const globals = args[0] === "-o" ? args.slice(0, 2) : []
+  return cli([...globals, "agent", ...args.slice(globals.length)], { TPM2TOOLS_TCTI: tpm.tcti, ITL_URL: url, ITL_AGENT_STATE_DIR: stateDir })
+}
+
+describe.skipIf(!swtpmAvailable())("attestation agent", () => {
+  let server: TestServer
+  let rsaTpm: Swtpm
+  let eccTpm: Swtpm
+  let scratch: string
+
+  beforeAll(async () => {
+    scratch = await mkdtemp(join(tmpdir(), "agent-test-"))
+    // ECC: swtpm has no P-256 EK certificate, so this TPM needs no CA.
+    ;[rsaTpm, eccTpm] = await Promise.all([startSwtpm(), startSwtpm({ ekCerts: false })])
+    const bundle = join(scratch, "ca-bundle")
+    await mkdir(bundle)
+    await copyFile(rsaTpm.caCertPaths!.root, join(bundle, "root.pem"))
+    await copyFile(rsaTpm.caCertPaths!.intermediate, join(bundle, "intermediate.pem"))
+    server = await startServer({ env: { ITL_TPM_CA_BUNDLE: bundle } })
+  })
+
+  afterAll(async () => {
+    await Promise.all([server?.stop(), rsaTpm?.stop(), eccTpm?.stop()])
+    if (scratch !== undefined) await rm(scratch, { recursive: true, force: true })
+  })
+
+  const approve = async (id: string) => {
+    const approved = await api(server, server.adminToken).post(`/api/v1/machines/${id}/approve`)
+    expect(approved.status).toBe(200)
+  }
+
+  describe("RSA EK with its certificate", () => {
+    let stateDir: string
+    let agent: (args: ReadonlyArray<string>) => Promise<Run>
+    let machineId: string
+
+    beforeAll(() => {
+      // Not created in advance: enroll makes it, private.
+      stateDir = join(scratch, "rsa", "agent")
+      agent = agentOn(rsaTpm, server.url, stateDir)
+    })
+
+    it("refuses a state directory that others can read", async () => {
+      const open = join(scratch, "open")
+      await mkdir(open, { mode: 0o755 })
+      expectOneLineError(await agent(["enroll", "--state-dir", open]), /accessible to group or others/, /0755/)
+    })
+
+    it("enrolls: registers, activates the credential, and waits for approval", async () => {
+      const machine = json(await agent(["-o", "json", "enroll", "--hostname", "agent-rsa"]))
+      expect(machine).toMatchObject({
+        hostname: "agent-rsa",
+        status: "pending_approval",
+        ek_verified: true,
+        has_ek_certificate: true,
+        ek_cert_verified: true
+      })
+      expect(machine.ak_name).toMatch(/^000b[0-9a-f]{64}$/)
+      machineId = machine.id
+
+      expect(await modeOf(stateDir)).toBe(0o700)
+      expect(await modeOf(join(stateDir, "state.json"))).toBe(0o600)
+      const state = JSON.parse(await readFile(join(stateDir, "state.json"), "utf8"))
+      expect(state).toEqual({
+        machine_id: machineId,
+        ek_fingerprint: machine.ek_fingerprint,
+        hostname: "agent-rsa",
+        ek_alg: "rsa",
+        ak_alg: "rsa",
+        ak_scheme: "rsassa"
+      })
+    })
+
+    it("enrolls again with the same keys: nothing to prove, still awaiting approval", async () => {
+      const run = await agent(["enroll"])
+      expect(run.stderr).toBe("")
+      expect(run.code).toBe(0)
+      expect(run.stdout).toMatch(new RegExp(`^id\\s+${machineId}$`, "m"))
+      expect(run.stdout).toMatch(/^ek_cert_verified\s+true$/m)
+      expect(run.stdout).toContain("awaiting approval")
+    })
+
+    it("cannot attest before approval: one line with the server's code", async () => {
+      expectOneLineError(await agent(["attest"]), /not_approved/, /HTTP 403/)
+      const status = await agent(["status"])
+      expect(status.code).toBe(0)
+      expect(status.stdout).toMatch(new RegExp(`^machine_id\\s+${machineId}$`, "m"))
+      expect(status.stdout).toContain("no session; run `attestation agent attest`")
+    })
+
+    it("attests once approved, and keeps the session token private", async () => {
+      await approve(machineId)
+      const result = json(await agent(["-o", "json", "attest"]))
+      expect(result.machine).toMatchObject({ id: machineId, status: "attested" })
+      expect(result.machine.last_attested_at).not.toBeNull()
+      expect(result).not.toHaveProperty("session_token")
+
+      const sessionFile = join(stateDir, "session.json")
+      expect(result.session_file).toBe(sessionFile)
+      expect(await modeOf(sessionFile)).toBe(0o600)
+      const session = JSON.parse(await readFile(sessionFile, "utf8"))
+      expect(session).toMatchObject({ machine_id: machineId, expires_at: result.expires_at })
+
+      const me = await api(server, session.token).get("/api/v1/machines/me")
+      expect(me.status).toBe(200)
+      expect(me.body).toMatchObject({ id: machineId, status: "attested" })
+    })
+
+    it("shows the server's view with the session", async () => {
+      const [table, asJson] = await Promise.all([agent(["status"]), agent(["-o", "json", "status"])])
+      expect(table.code).toBe(0)
+      expect(table.stdout).toMatch(/^server:$/m)
+      expect(table.stdout).toMatch(/^status\s+attested$/m)
+      expect(table.stdout).toMatch(/^last_attested_at\s+\d{4}-\d\d-\d\dT/m)
+      const status = json(asJson)
+      expect(status).toMatchObject({ state: { machine_id: machineId }, session: { live: true }, server: { id: machineId, status: "attested" }, note: null })
+      expect(JSON.stringify(status)).not.toContain("token")
+    })
+  })
+
+  describe("ECC EK and ECC AK, no certificate", () => {
+    let agent: (args: ReadonlyArray<string>) => Promise<Run>
+    let machineId: string
+
+    beforeAll(() => {
+      agent = agentOn(eccTpm, server.url, join(scratch, "ecc"))
+    })
+
+    it("enrolls without a certificate", async () => {
+      const machine = json(await agent(["-o", "json", "enroll", "--hostname", "agent-ecc", "--ek-alg", "ecc", "--ak-alg", "ecc"]))
+      expect(machine).toMatchObject({
+        hostname: "agent-ecc",
+        status: "pending_approval",
+        ek_verified: true,
+        has_ek_certificate: false,
+        ek_cert_verified: false
+      })
+      machineId = machine.id
+      expectOneLineError(await agent(["enroll", "--ak-alg", "rsa"]), /already holds keys enrolled with --ak-alg ecc/)
+    })
+
+    it("attests once approved", async () => {
+      await approve(machineId)
+      expect(json(await agent(["-o", "json", "attest"])).machine).toMatchObject({ id: machineId, status: "attested" })
+    })
+
+    it("attests again after a TPM reset, reloading the AK from its saved private part", async () => {
+      // A reboot: orderly shutdown, TPM reset through swtpm's control port, startup.
+      // Saved contexts (ek.ctx, ak.ctx) are invalid afterwards.
+      const ctrl = Number(/port=(\d+)/.exec(eccTpm.tcti)![1]) + 1
+      await eccTpm.run("tpm2_shutdown", ["-c"])
+      await eccTpm.run("swtpm_ioctl", ["--tcp", `127.0.0.1:${ctrl}`, "-i"])
+      await eccTpm.run("tpm2_startup", ["-c"])
+      await expect(eccTpm.run("tpm2_readpublic", ["-c", join(scratch, "ecc", "ak.ctx")])).rejects.toThrow(/Cannot make sense of object context/)
+
+      expect(json(await agent(["-o", "json", "attest"])).machine).toMatchObject({ id: machineId, status: "attested" })
+      // Everything the agent loaded was flushed again.
+      expect((await eccTpm.run("tpm2_getcap", ["handles-transient"])).stdout.trim()).toBe("")
+    })
+  })
+})
