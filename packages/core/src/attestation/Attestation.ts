@@ -4,14 +4,14 @@
  * moves `approved` → `attested` and issues a machine session token; failures
  * are counted, and too many in a row lock the machine.
  */
-import { DateTime, Duration, Effect, Either } from "effect"
+import { Duration, Effect, Either } from "effect"
 import * as crypto from "node:crypto"
 import { AuditLog } from "../audit/AuditLog.js"
 import { AppConfig } from "../config/AppConfig.js"
 import { sqlDefect } from "../db/sqlDefect.js"
-import { DomainEvent } from "../events/Event.js"
 import { Events } from "../events/Events.js"
 import { BadRequest, Forbidden, NotFound } from "../http/ApiError.js"
+import { machineEvent } from "../machines/machineEvent.js"
 import { MachineRepo, type MachineRow, toMachine } from "../machines/MachineRepo.js"
 import { MachineSessions } from "../sessions/MachineSessions.js"
 import { TpmParseError } from "../tpm/errors.js"
@@ -44,14 +44,6 @@ const messages: Record<CountedFailure, string> = {
   pcr_mismatch: "PCR values differ from the machine's PCR policy",
   no_pcr_policy: "no PCR policy is set for this machine (ITL_PCR_POLICY=require)"
 }
-
-const machineEvent = (type: DomainEvent["event_type"], row: MachineRow, extra: Record<string, unknown>) =>
-  new DomainEvent({
-    event_type: type,
-    timestamp: DateTime.unsafeNow(),
-    machine_id: row.id,
-    data: { machine_id: row.id, hostname: row.hostname, ek_fingerprint: row.ek_fingerprint, status: row.status, ...extra }
-  })
 
 export class Attestation extends Effect.Service<Attestation>()("@itl-attestation/core/Attestation", {
   effect: Effect.gen(function* () {

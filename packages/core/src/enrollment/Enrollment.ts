@@ -10,17 +10,17 @@
  *    success binds the AK to the EK (`ek_verified`); that AK is the only one
  *    whose quotes are accepted afterwards.
  */
-import { DateTime, Duration, Effect, Either, Option } from "effect"
+import { Duration, Effect, Either, Option } from "effect"
 import * as crypto from "node:crypto"
 import type { Actor } from "../audit/AuditEntry.js"
 import { AuditLog } from "../audit/AuditLog.js"
 import { AppConfig } from "../config/AppConfig.js"
 import { sqlDefect } from "../db/sqlDefect.js"
-import { DomainEvent } from "../events/Event.js"
 import { Events } from "../events/Events.js"
 import { BadRequest, Conflict, Forbidden, NotFound, TooManyRequests } from "../http/ApiError.js"
 import { parseEkPublic, type EkKeyError } from "../machines/ekKey.js"
 import { CredentialChallenge, type RegisterMachine, Registration } from "../machines/Machine.js"
+import { machineEvent } from "../machines/machineEvent.js"
 import { MachineRepo, type MachineRow, toMachine } from "../machines/MachineRepo.js"
 import { makeCredential, toTpm2ToolsCredentialFile } from "../tpm/makeCredential.js"
 import { ChallengeRepo } from "./ChallengeRepo.js"
@@ -130,14 +130,7 @@ export class Enrollment extends Effect.Service<Enrollment>()("@itl-attestation/c
                 targetId: machine.id,
                 details: { hostname: machine.hostname, ek_fingerprint: fingerprint }
               })
-              yield* events.append(
-                new DomainEvent({
-                  event_type: "machine.registered",
-                  timestamp: DateTime.unsafeNow(),
-                  machine_id: machine.id,
-                  data: { machine_id: machine.id, hostname: machine.hostname, ek_fingerprint: fingerprint, status: machine.status }
-                })
-              )
+              yield* events.append(machineEvent("machine.registered", machine))
             }
             if (keys === undefined) return new Registration({ machine: toMachine(machine), created, challenge: null })
             if (machine.ek_verified && machine.ak_name !== null) {

@@ -2,10 +2,9 @@
  * The machine registry: registration, lookups and the operator lifecycle.
  * Each change commits with its audit row and its event in one transaction.
  */
-import { DateTime, Effect, Either } from "effect"
+import { Effect, Either } from "effect"
 import type { Actor } from "../audit/AuditEntry.js"
 import { AuditLog } from "../audit/AuditLog.js"
-import { DomainEvent } from "../events/Event.js"
 import { Events } from "../events/Events.js"
 import { Conflict, NotFound } from "../http/ApiError.js"
 import { actorOf, requireRole } from "../operators/OperatorTokens.js"
@@ -13,19 +12,8 @@ import { sqlDefect } from "../db/sqlDefect.js"
 import { type MachinePage as MachinePageType, MachinePage } from "./Machine.js"
 import { type MachineFilter, MachineRepo, type MachineRow, toMachine } from "./MachineRepo.js"
 import { MachineSessions } from "../sessions/MachineSessions.js"
+import { machineEvent } from "./machineEvent.js"
 import { eventOf, type OperatorAction, transition } from "./lifecycle.js"
-
-const machineEvent = (
-  eventType: DomainEvent["event_type"],
-  row: MachineRow,
-  extra: Record<string, unknown> = {}
-) =>
-  new DomainEvent({
-    event_type: eventType,
-    timestamp: DateTime.unsafeNow(),
-    machine_id: row.id,
-    data: { machine_id: row.id, hostname: row.hostname, ek_fingerprint: row.ek_fingerprint, status: row.status, ...extra }
-  })
 
 export class Machines extends Effect.Service<Machines>()("@itl-attestation/core/Machines", {
   effect: Effect.gen(function* () {

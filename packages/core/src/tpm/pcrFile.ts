@@ -11,7 +11,6 @@ export type ParsedPcrValues = Map<number, Map<number, Buffer>>;
 const SELECTION_SLOTS = 16;
 const SELECTION_SLOT_SIZE = 8; // hash u16, sizeofSelect u8, pcrSelect[4], pad
 const SELECTION_SLOT_BITMAP = 4;
-const SELECTION_LIST_SIZE = 4 + SELECTION_SLOTS * SELECTION_SLOT_SIZE; // 132
 const DIGESTS_PER_BLOCK = 8;
 const DIGEST_SLOT_SIZE = 2 + 64;
 const DIGEST_BLOCK_SIZE = 4 + DIGESTS_PER_BLOCK * DIGEST_SLOT_SIZE; // 532

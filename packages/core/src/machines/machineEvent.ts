@@ -1,0 +1,12 @@
+import { DateTime } from "effect"
+import { DomainEvent } from "../events/Event.js"
+import type { MachineRow } from "./MachineRepo.js"
+
+/** A machine event with the fields every consumer relies on, plus what the change adds. */
+export const machineEvent = (eventType: DomainEvent["event_type"], row: MachineRow, extra: Record<string, unknown> = {}) =>
+  new DomainEvent({
+    event_type: eventType,
+    timestamp: DateTime.unsafeNow(),
+    machine_id: row.id,
+    data: { machine_id: row.id, hostname: row.hostname, ek_fingerprint: row.ek_fingerprint, status: row.status, ...extra }
+  })
