@@ -26,10 +26,13 @@ export interface TpmMachine {
 
 let counter = 0
 
-export const startTpmMachine = async (options: { ekAlg?: "rsa" | "ecc"; akAlg?: "rsa" | "ecc" } = {}): Promise<TpmMachine> => {
+export const startTpmMachine = async (
+  options: { ekAlg?: "rsa" | "ecc"; akAlg?: "rsa" | "ecc"; rsaScheme?: "rsassa" | "rsapss" } = {}
+): Promise<TpmMachine> => {
   const tpm = await startSwtpm()
   const ekAlg = options.ekAlg ?? "rsa"
   const akAlg = options.akAlg ?? "rsa"
+  const scheme = akAlg === "ecc" ? "ecdsa" : (options.rsaScheme ?? "rsassa")
   const tool = async (cmd: string, args: ReadonlyArray<string>) => {
     try {
       return await tpm.run(cmd, args)
@@ -45,7 +48,7 @@ export const startTpmMachine = async (options: { ekAlg?: "rsa" | "ecc"; akAlg?: 
   const newAk = async () => {
     const id = ++counter
     akCtx = `ak-${id}.ctx`
-    await tool("tpm2_createak", ["-C", "ek.ctx", "-G", akAlg, "-g", "sha256", "-s", akAlg === "rsa" ? "rsassa" : "ecdsa", "-c", akCtx, "-u", `ak-${id}.pub`, "-n", `ak-${id}.name`])
+    await tool("tpm2_createak", ["-C", "ek.ctx", "-G", akAlg, "-g", "sha256", "-s", scheme, "-c", akCtx, "-u", `ak-${id}.pub`, "-n", `ak-${id}.name`])
     return (await readFile(tpm.path(`ak-${id}.pub`))).toString("base64")
   }
   const machine: TpmMachine = {
@@ -78,7 +81,9 @@ export const startTpmMachine = async (options: { ekAlg?: "rsa" | "ecc"; akAlg?: 
     },
     quote: async (nonceHex, selection) => {
       const id = ++counter
-      await tool("tpm2_quote", ["-c", akCtx, "-l", selection, "-q", nonceHex, "-m", `q-${id}.msg`, "-s", `q-${id}.sig`, "-o", `q-${id}.pcrs`, "-g", "sha256"])
+      // An RSAPSS AK must be told its scheme, or the TPM refuses (0x2D2).
+      const schemeArgs = scheme === "rsapss" ? ["--scheme", "rsapss"] : []
+      await tool("tpm2_quote", ["-c", akCtx, "-l", selection, "-q", nonceHex, "-m", `q-${id}.msg`, "-s", `q-${id}.sig`, "-o", `q-${id}.pcrs`, "-g", "sha256", ...schemeArgs])
       const parsed = parsePcrFileSerialized(await readFile(tpm.path(`q-${id}.pcrs`)))
       const pcrs: Record<string, Record<string, string>> = {}
       for (const bank of parsed.selection) {

@@ -299,6 +299,19 @@ describe("attestation", () => {
     }
   })
 
+  it("accepts RSAPSS-signed quotes from an RSAPSS AK", async () => {
+    const pss = await startTpmMachine({ rsaScheme: "rsapss" })
+    try {
+      const { id } = await enroll(pss)
+      await admin.post(`/api/v1/machines/${id}/approve`)
+      const { response } = await attest(pss, id)
+      expect(response.status, response.text).toBe(200)
+      expect(response.body.machine.status).toBe("attested")
+    } finally {
+      await pss.stop()
+    }
+  })
+
   it("revoke ends the machine's sessions at once", async () => {
     const fresh = await startTpmMachine()
     try {
