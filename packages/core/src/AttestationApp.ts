@@ -8,7 +8,7 @@
  * migrations, then its layer) → docs and the startup report.
  */
 import { HttpApi, HttpApiScalar, HttpLayerRouter, HttpServer, HttpServerResponse, OpenApi } from "@effect/platform"
-import { Cause, Context, Effect, Layer, Option } from "effect"
+import { Cause, Chunk, Context, Effect, Layer, Option } from "effect"
 import { Attestation } from "./attestation/Attestation.js"
 import { AttestationHttp, MachineSelfHttp, PcrPolicyHttp } from "./attestation/AttestationHttp.js"
 import { PcrPolicies } from "./attestation/PcrPolicies.js"
@@ -21,7 +21,7 @@ import { DatabaseInfo, type DatabaseInfoShape, DatabaseLive } from "./db/Databas
 import { runMigrations } from "./db/Migrations.js"
 import { Enrollment } from "./enrollment/Enrollment.js"
 import { Events } from "./events/Events.js"
-import type { Extension, ExtensionInfo } from "./extensions/Extension.js"
+import { type Extension, type ExtensionInfo, FatalExtensionError } from "./extensions/Extension.js"
 import { type ExtensionFailure, ExtensionRegistry } from "./extensions/ExtensionRegistry.js"
 import { errorMiddleware } from "./http/ErrorMiddleware.js"
 import { KeyringLive } from "./keyring/Keyring.js"
@@ -106,6 +106,8 @@ const isolate = (extension: Extension) =>
     Layer.catchAllCause((cause) =>
       Layer.effectDiscard(
         Effect.gen(function* () {
+          const fatal = Cause.failures(cause).pipe(Chunk.findFirst((e): e is FatalExtensionError => e instanceof FatalExtensionError))
+          if (Option.isSome(fatal)) return yield* Effect.fail(new FatalExtensionError({ message: `${extension.name}: ${fatal.value.message}` }))
           const failure = { name: extension.name, reason: describeFailure(cause) }
           yield* Effect.logError(extensionFailureLine(failure))
           yield* Effect.flatMap(ExtensionRegistry, (registry) => registry.markFailed(failure))

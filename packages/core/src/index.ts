@@ -6,7 +6,7 @@ export { AppConfig, type AppConfigShape, appConfig, isEmbedded } from "./config/
 export { DatabaseInfo, type DatabaseInfoShape } from "./db/Database.js"
 export { runMigrations, type MigrationSet } from "./db/Migrations.js"
 export { sqlDefect } from "./db/sqlDefect.js"
-export { defineExtension, type Extension, type ExtensionInfo } from "./extensions/Extension.js"
+export { defineExtension, type Extension, type ExtensionInfo, FatalExtensionError } from "./extensions/Extension.js"
 export type { CoreServices } from "./extensions/CoreServices.js"
 export { ExtensionRegistry, type ExtensionFailure } from "./extensions/ExtensionRegistry.js"
 export { Events, type ConsumerOptions } from "./events/Events.js"

@@ -67,7 +67,12 @@ const embeddedLayer = (dataDir: string) =>
           port: Number(port),
           username: "postgres",
           database: "postgres",
-          maxConnections: 8,
+          // One connection. PGlite is a single Postgres session behind the
+          // socket: statements that several connections send at once (outside
+          // transactions) interleave there, and the extended protocol's unnamed
+          // statements and portals of one connection are clobbered by another's
+          // ("portal does not exist"). PGlite runs one query at a time anyway.
+          maxConnections: 1,
           transformJson: false
         }),
         Layer.succeed(DatabaseInfo, { kind: "embedded", description: `PGlite at ${pgdata}` })

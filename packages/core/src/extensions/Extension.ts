@@ -5,7 +5,7 @@
  * services and its background fibers. It depends on the core only.
  */
 import type { HttpApi } from "@effect/platform"
-import type { Layer } from "effect"
+import { Data, type Layer } from "effect"
 import type { MigrationSet } from "../db/Migrations.js"
 import type { CoreServices } from "./CoreServices.js"
 
@@ -42,3 +42,10 @@ export interface ExtensionInfo {
   readonly version: string
   readonly description: string
 }
+
+/**
+ * Fail an extension's layer with this to stop the whole start instead of
+ * leaving the extension out: for misconfiguration that must not be papered
+ * over, such as a key that cannot open the data the extension protects.
+ */
+export class FatalExtensionError extends Data.TaggedError("FatalExtensionError")<{ readonly message: string }> {}

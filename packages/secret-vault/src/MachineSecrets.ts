@@ -1,0 +1,161 @@
+/**
+ * Per-machine secrets: kept under the core keyring (AAD binds secret id,
+ * machine id and name), delivered only to that machine, encrypted so that only
+ * its TPM can open them.
+ */
+import { SqlClient } from "@effect/sql"
+import {
+  actorOf,
+  AuditLog,
+  Conflict,
+  CurrentMachine,
+  DomainEvent,
+  Events,
+  Keyring,
+  MachineRepo,
+  NotFound,
+  PayloadTooLarge,
+  requireRole,
+  sqlDefect
+} from "@itl-attestation/core"
+import { DateTime, Effect } from "effect"
+import * as crypto from "node:crypto"
+import { sealForFingerprint, sealForTpm } from "./delivery.js"
+import { type DeliveryScheme, FingerprintBoundSecret, MAX_VALUE_BYTES, SecretList, SecretMetadata, TpmBoundSecret } from "./Secret.js"
+
+interface SecretRow {
+  readonly secret_id: string
+  readonly machine_id: string
+  readonly name: string
+  readonly encrypted_value: Buffer
+  readonly nonce: Buffer
+  readonly tag: Buffer
+  readonly key_id: string
+  readonly created_at: Date
+  readonly created_by: string
+  readonly last_accessed_at: Date | null
+  readonly access_count: number
+}
+
+const aadOf = (row: { secret_id: string; machine_id: string; name: string }) =>
+  `extension_secrets:${row.secret_id}:${row.machine_id}:${row.name}`
+
+const toMetadata = (row: SecretRow) =>
+  new SecretMetadata({
+    secret_id: row.secret_id,
+    machine_id: row.machine_id,
+    name: row.name,
+    key_id: row.key_id,
+    created_at: row.created_at.toISOString(),
+    created_by: row.created_by,
+    last_accessed_at: row.last_accessed_at?.toISOString() ?? null,
+    access_count: row.access_count
+  })
+
+export const checkValueSize = (value: string) =>
+  Buffer.byteLength(value, "utf8") > MAX_VALUE_BYTES
+    ? Effect.fail(new PayloadTooLarge({ message: `value: must be at most ${MAX_VALUE_BYTES} bytes`, details: { field: "value" } }))
+    : Effect.void
+
+const event = (type: "secret.created" | "secret.accessed" | "secret.deleted", row: SecretRow, extra: Record<string, unknown> = {}) =>
+  new DomainEvent({
+    event_type: type,
+    timestamp: DateTime.unsafeNow(),
+    machine_id: row.machine_id,
+    data: { secret_id: row.secret_id, machine_id: row.machine_id, name: row.name, ...extra }
+  })
+
+export class MachineSecrets extends Effect.Service<MachineSecrets>()("@itl-attestation/secret-vault/MachineSecrets", {
+  effect: Effect.gen(function* () {
+    const sql = yield* SqlClient.SqlClient
+    const keyring = yield* Keyring
+    const machines = yield* MachineRepo
+    const audit = yield* AuditLog
+    const events = yield* Events
+
+    const machineOrFail = (id: string) =>
+      Effect.flatMap(machines.findById(id), (row) =>
+        row === undefined ? Effect.fail(new NotFound({ message: `machine ${id} not found` })) : Effect.succeed(row)
+      )
+
+    const create = (machineId: string, name: string, value: string) =>
+      Effect.gen(function* () {
+        const operator = yield* requireRole("operator")
+        yield* checkValueSize(value)
+        yield* machineOrFail(machineId)
+        const secretId = crypto.randomUUID()
+        const sealed = keyring.seal(Buffer.from(value, "utf8"), aadOf({ secret_id: secretId, machine_id: machineId, name }))
+        const row = yield* events.transaction(
+          Effect.gen(function* () {
+            const [existing] = yield* sql`SELECT 1 FROM extension_secrets WHERE machine_id = ${machineId} AND name = ${name}`
+            if (existing !== undefined) {
+              return yield* new Conflict({ message: `machine ${machineId} already has a secret named ${name}`, details: { field: "name" } })
+            }
+            const [row] = yield* sql<SecretRow>`INSERT INTO extension_secrets
+                (secret_id, machine_id, name, encrypted_value, nonce, tag, key_id, created_by)
+              VALUES (${secretId}, ${machineId}, ${name}, ${sealed.ciphertext}, ${sealed.nonce}, ${sealed.tag}, ${sealed.keyId}, ${operator.name})
+              RETURNING *`
+            yield* audit.append(actorOf(operator), { action: "secret.created", targetType: "secret", targetId: secretId, details: { machine_id: machineId, name } })
+            yield* events.append(event("secret.created", row!, { created_by: operator.name }))
+            return row!
+          })
+        )
+        return toMetadata(row)
+      }).pipe(sqlDefect, Effect.withSpan("MachineSecrets.create"))
+
+    const list = (machineId: string) =>
+      Effect.gen(function* () {
+        yield* requireRole("viewer")
+        yield* machineOrFail(machineId)
+        const rows = yield* sql<SecretRow>`SELECT * FROM extension_secrets WHERE machine_id = ${machineId} ORDER BY name`
+        return new SecretList({ secrets: rows.map(toMetadata), total: rows.length })
+      }).pipe(sqlDefect, Effect.withSpan("MachineSecrets.list"))
+
+    /** For the authenticated machine only; another machine learns nothing, not even that the secret exists. */
+    const read = (machineId: string, name: string, scheme: DeliveryScheme) =>
+      Effect.gen(function* () {
+        const current = yield* CurrentMachine
+        const notFound = new NotFound({ message: `no secret named ${name} for this machine` })
+        if (current.id !== machineId) return yield* notFound
+        const machine = yield* machineOrFail(machineId)
+        if (scheme === "tpm2-credential-v1" && (machine.ek_public_tpm === null || machine.ak_name === null)) {
+          return yield* new Conflict({
+            error: "not_enrolled",
+            message: "this machine has no activated AK, so a TPM-bound delivery is impossible; enroll it, or use ?scheme=hkdf-ek-v1"
+          })
+        }
+        const row = yield* events.transaction(
+          Effect.gen(function* () {
+            const [row] = yield* sql<SecretRow>`UPDATE extension_secrets
+              SET access_count = access_count + 1, last_accessed_at = now()
+              WHERE machine_id = ${machineId} AND name = ${name} RETURNING *`
+            if (row === undefined) return yield* notFound
+            yield* audit.append({ name: machine.ek_fingerprint, kind: "machine" }, {
+              action: "secret.accessed", targetType: "secret", targetId: row.secret_id, details: { machine_id: machineId, name, scheme }
+            })
+            yield* events.append(event("secret.accessed", row, { scheme }))
+            return row
+          })
+        )
+        const value = yield* keyring.open({ keyId: row.key_id, nonce: row.nonce, ciphertext: row.encrypted_value, tag: row.tag }, aadOf(row)).pipe(Effect.orDie)
+        return scheme === "hkdf-ek-v1"
+          ? new FingerprintBoundSecret({ secret_id: row.secret_id, name, scheme, ...sealForFingerprint(machine.ek_fingerprint, value) })
+          : new TpmBoundSecret({ secret_id: row.secret_id, name, scheme, ...sealForTpm({ ekPublicArea: machine.ek_public_tpm!, akName: machine.ak_name! }, name, value) })
+      }).pipe(sqlDefect, Effect.withSpan("MachineSecrets.read"))
+
+    const remove = (secretId: string) =>
+      Effect.gen(function* () {
+        const operator = yield* requireRole("operator")
+        yield* events.transaction(
+          Effect.gen(function* () {
+            const [row] = yield* sql<SecretRow>`DELETE FROM extension_secrets WHERE secret_id = ${secretId} RETURNING *`
+            if (row === undefined) return yield* new NotFound({ message: `secret ${secretId} not found` })
+            yield* audit.append(actorOf(operator), { action: "secret.deleted", targetType: "secret", targetId: secretId, details: { machine_id: row.machine_id, name: row.name } })
+            yield* events.append(event("secret.deleted", row, { deleted_by: operator.name }))
+          })
+        )
+      }).pipe(sqlDefect, Effect.withSpan("MachineSecrets.delete"))
+
+    return { create, list, read, remove } as const
+  })
+}) {}

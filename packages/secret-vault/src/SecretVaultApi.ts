@@ -1,0 +1,111 @@
+/** secret_vault's HTTP API: one HttpApi, so clients (the CLI) derive from it. */
+import { HttpApi, HttpApiEndpoint, HttpApiGroup } from "@effect/platform"
+import {
+  Authentication,
+  BadRequest,
+  Conflict,
+  Forbidden,
+  MachineAuthentication,
+  MachineId,
+  NotFound,
+  PayloadTooLarge
+} from "@itl-attestation/core"
+import { Schema } from "effect"
+import {
+  AccessGrantList,
+  CreateSecret,
+  CreateSharedSecret,
+  DeliveryScheme,
+  FingerprintBoundSecret,
+  MachineIds,
+  RewrapResult,
+  SecretList,
+  SecretMetadata,
+  SecretName,
+  SharedSecret,
+  SharedSecretList,
+  SharedSecretValue,
+  TpmBoundSecret,
+  UpdateSharedSecret
+} from "./Secret.js"
+
+const machinePath = Schema.Struct({ id: MachineId })
+const sharedPath = Schema.Struct({ id: Schema.UUID })
+
+export class MachineSecretsGroup extends HttpApiGroup.make("machineSecrets")
+  .add(
+    HttpApiEndpoint.post("create", "/secrets/machines/:id/secrets")
+      .setPath(machinePath)
+      .setPayload(CreateSecret)
+      .addSuccess(SecretMetadata, { status: 201 })
+      .addError(NotFound)
+      .addError(Conflict)
+      .addError(PayloadTooLarge)
+  )
+  .add(HttpApiEndpoint.get("list", "/secrets/machines/:id/secrets").setPath(machinePath).addSuccess(SecretList).addError(NotFound))
+  .add(
+    HttpApiEndpoint.del("delete", "/secrets/:id")
+      .setPath(Schema.Struct({ id: Schema.UUID }))
+      .addSuccess(Schema.Void, { status: 204 })
+      .addError(NotFound)
+  )
+  .addError(Forbidden)
+  .middleware(Authentication)
+  .prefix("/api/v1") {}
+
+export class MachineSecretReadGroup extends HttpApiGroup.make("machineSecretRead")
+  .add(
+    HttpApiEndpoint.get("read", "/secrets/machines/:id/secrets/:name")
+      .setPath(Schema.Struct({ id: MachineId, name: SecretName }))
+      .setUrlParams(Schema.Struct({ scheme: Schema.optional(DeliveryScheme) }))
+      .addSuccess(Schema.Union(TpmBoundSecret, FingerprintBoundSecret))
+      .addError(NotFound)
+      .addError(Conflict)
+  )
+  .middleware(MachineAuthentication)
+  .prefix("/api/v1") {}
+
+export class SharedSecretsGroup extends HttpApiGroup.make("sharedSecrets")
+  .add(
+    HttpApiEndpoint.post("create", "/shared-secrets")
+      .setPayload(CreateSharedSecret)
+      .addSuccess(SharedSecret, { status: 201 })
+      .addError(Conflict)
+      .addError(PayloadTooLarge)
+  )
+  .add(HttpApiEndpoint.get("list", "/shared-secrets").addSuccess(SharedSecretList))
+  .add(HttpApiEndpoint.post("rewrap", "/shared-secrets/rewrap").addSuccess(RewrapResult))
+  .add(HttpApiEndpoint.get("get", "/shared-secrets/:id").setPath(sharedPath).addSuccess(SharedSecret).addError(NotFound))
+  .add(
+    HttpApiEndpoint.put("update", "/shared-secrets/:id")
+      .setPath(sharedPath)
+      .setPayload(UpdateSharedSecret)
+      .addSuccess(SharedSecret)
+      .addError(NotFound)
+      .addError(BadRequest)
+      .addError(PayloadTooLarge)
+  )
+  .add(HttpApiEndpoint.del("delete", "/shared-secrets/:id").setPath(sharedPath).addSuccess(Schema.Void, { status: 204 }).addError(NotFound))
+  .add(HttpApiEndpoint.post("grant", "/shared-secrets/:id/access").setPath(sharedPath).setPayload(MachineIds).addSuccess(AccessGrantList).addError(NotFound))
+  .add(HttpApiEndpoint.del("revoke", "/shared-secrets/:id/access").setPath(sharedPath).setPayload(MachineIds).addSuccess(AccessGrantList).addError(NotFound))
+  .add(HttpApiEndpoint.get("access", "/shared-secrets/:id/access").setPath(sharedPath).addSuccess(AccessGrantList).addError(NotFound))
+  .addError(Forbidden)
+  .middleware(Authentication)
+  .prefix("/api/v1") {}
+
+export class SharedSecretReadGroup extends HttpApiGroup.make("sharedSecretRead")
+  .add(
+    HttpApiEndpoint.get("value", "/shared-secrets/by-name/:name/value")
+      .setPath(Schema.Struct({ name: SecretName }))
+      .addSuccess(SharedSecretValue)
+      .addError(NotFound)
+      .addError(Forbidden)
+  )
+  .middleware(MachineAuthentication)
+  .prefix("/api/v1") {}
+
+export class SecretVaultApi extends HttpApi.make("secret_vault")
+  .add(MachineSecretsGroup)
+  .add(MachineSecretReadGroup)
+  .add(SharedSecretsGroup)
+  .add(SharedSecretReadGroup) {}
