@@ -23,7 +23,10 @@ const asHeader = (machine: { fingerprint: string }) => ({ "x-ek-fingerprint": ma
 
 beforeAll(async () => {
   tpm = await startTpmMachine()
-  server = await startServer({ extensions: [secretVault], env: { ITL_MACHINE_AUTH: "ek-fingerprint-header" } })
+  server = await startServer({
+    extensions: [secretVault],
+    env: { ITL_MACHINE_AUTH: "ek-fingerprint-header", ITL_SHARED_SECRET_MASTER_KEY: crypto.randomBytes(32).toString("hex") }
+  })
   admin = api(server, server.adminToken)
   const anonymous = api(server)
   const registered = await anonymous.post("/api/v1/machines/register", { ek_public: tpm.ekPublic, ak_public: tpm.akPublic, hostname: "vault-tpm" })
@@ -163,7 +166,7 @@ describe("shared secrets", () => {
     expect(created.body).toMatchObject({
       name: "db-password", description: "primary DB", created_by: "bootstrap-admin", last_rotated_at: null, authorized_machine_count: 0
     })
-    expect(created.body.encryption_key_id).toMatch(/^generated:v1:[0-9a-f]{16}$/)
+    expect(created.body.encryption_key_id).toMatch(/^master-key:v1:[0-9a-f]{16}$/)
     expect((await admin.post("/api/v1/shared-secrets", { name: "db-password", value: "x" })).status).toBe(409)
     const list = await admin.get("/api/v1/shared-secrets")
     expect(list.body).toMatchObject({ total: 1, secrets: [{ shared_secret_id: id }] })
