@@ -35,3 +35,4 @@ export { AttestationChallenge, AttestationChallengeRequest, AttestationRequest, 
 export { Enrollment } from "./enrollment/Enrollment.js"
 export { CredentialChallenge, ActivateCredential } from "./machines/Machine.js"
 export * as Tpm from "./tpm/index.js"
+export { checkQuote, parseEvidence, type QuoteFailure } from "./attestation/verifyQuote.js"

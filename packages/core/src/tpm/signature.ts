@@ -1,4 +1,4 @@
-import { constants, verify } from "node:crypto";
+import { constants, type KeyObject, verify } from "node:crypto";
 import { curveInfo, hex16, requireHash } from "./algorithms.js";
 import { TPM_ALG } from "./constants.js";
 import { TpmParseError } from "./errors.js";
@@ -55,7 +55,13 @@ export function parseSignature(buf: Uint8Array, label = "signature"): TpmSignatu
  * TpmParseError. This checks only the cryptography: the caller must still
  * parse the message (magic, type, nonce) with parseAttest.
  */
-export function verifyQuoteSignature(akPublic: TpmPublic, message: Uint8Array, sig: Uint8Array | TpmSignature): boolean {
+export function verifyQuoteSignature(
+  akPublic: TpmPublic,
+  message: Uint8Array,
+  sig: Uint8Array | TpmSignature,
+  /** The AK as a node key, when the caller already has it (importing it is most of the cost). */
+  akKey?: KeyObject,
+): boolean {
   const parsed = sig instanceof Uint8Array ? parseSignature(sig) : sig;
   const bound = akPublic.parameters.scheme;
   // A restricted key signs only with its own scheme; anything else is not from this AK.
@@ -63,7 +69,7 @@ export function verifyQuoteSignature(akPublic: TpmPublic, message: Uint8Array, s
     return false;
   }
   const hash = requireHash(parsed.hashAlg, "signature.hash").name;
-  const key = publicKeyFromTpmPublic(akPublic, "ak_public");
+  const key = akKey ?? publicKeyFromTpmPublic(akPublic, "ak_public");
   try {
     if (parsed.kind === "rsa") {
       if (akPublic.type !== "rsa" || parsed.signature.length !== akPublic.unique.modulus.length) return false;
