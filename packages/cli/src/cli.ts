@@ -7,14 +7,25 @@ import { auditCommand } from "./commands/audit.js"
 import { extensionsCommand } from "./commands/extensions.js"
 import { machineCommand } from "./commands/machine.js"
 import { operatorCommand } from "./commands/operator.js"
+import { secretCommand } from "./commands/secret.js"
 import { serveCommand } from "./commands/serve.js"
+import { sharedSecretCommand } from "./commands/sharedSecret.js"
 import { root } from "./globals.js"
 import { explainMismatch, registerChildren } from "./usage.js"
 
 // dist/cli.js sits one level below package.json, as src/cli.ts does.
 const { version } = createRequire(import.meta.url)("../package.json") as { version: string }
 
-const subcommands = [serveCommand, extensionsCommand, machineCommand, operatorCommand, auditCommand, agentCommand] as const
+const subcommands = [
+  serveCommand,
+  extensionsCommand,
+  machineCommand,
+  operatorCommand,
+  auditCommand,
+  secretCommand,
+  sharedSecretCommand,
+  agentCommand
+] as const
 
 export const command = root.pipe(
   Command.withDescription("Operate an ITL attestation server, or run one"),

@@ -1,30 +1,63 @@
 /**
- * The CLI's HTTP client, derived from the core's HttpApi definition (one
- * definition, no hand-written client), and the translation of whatever it
- * fails with into one line a person can act on.
+ * The CLI's HTTP clients, derived from the servers' HttpApi definitions (the
+ * core's, and each extension's: one definition, no hand-written client), and
+ * the translation of whatever they fail with into one line a person can act on.
  */
 import {
   type HttpApi,
   HttpApiClient,
+  type HttpApiGroup,
+  type HttpApiMiddleware,
   HttpClient,
   HttpClientError,
-  type HttpClientResponse,
-  HttpClientRequest
+  HttpClientRequest,
+  HttpClientResponse
 } from "@effect/platform"
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import { CoreApi } from "@itl-attestation/core"
 import { Cause, Duration, Effect, Option, ParseResult, Ref } from "effect"
+import type { Simplify } from "effect/Types"
 import { STATUS_CODES } from "node:http"
 import { CliFailure, messageOf, oneLine } from "./errors.js"
 import type { Globals } from "./globals.js"
 
 const TIMEOUT = Duration.seconds(30)
 
-const makeClient = (
+export interface CallOptions {
+  /**
+   * Headers added to every request of this call, for what the API definition
+   * does not declare as a header (e.g. `X-EK-Fingerprint`, read by the
+   * server's machine authentication).
+   */
+  readonly headers?: Readonly<Record<string, string>>
+}
+
+/** What `HttpApiClient.make` needs besides an HttpClient: nothing, for the platform's APIs (their middleware is server-side). */
+type ClientRequirements<Groups extends HttpApiGroup.HttpApiGroup.Any, ApiR> = HttpApiMiddleware.HttpApiMiddleware.Without<
+  ApiR | HttpApiGroup.HttpApiGroup.ClientContext<Groups>
+>
+
+/**
+ * An error response with its body read into memory, which can then be read
+ * again. The derived client reads the body of an error the endpoint declares
+ * to decode it (`arrayBuffer`, once, from the socket); when that fails (a 404
+ * without the API's `_tag`, from a server lacking the route), reporting it
+ * reads the body a second time, which on node:http waits forever.
+ */
+const bufferErrorBody = (response: HttpClientResponse.HttpClientResponse) =>
+  response.status < 400
+    ? Effect.succeed(response)
+    : Effect.map(response.arrayBuffer, (body) =>
+        HttpClientResponse.fromWeb(response.request, new Response(body, { status: response.status, headers: response.headers }))
+      )
+
+const makeClient = <Id extends string, Groups extends HttpApiGroup.HttpApiGroup.Any, ApiE, ApiR>(
+  api: HttpApi.HttpApi<Id, Groups, ApiE, ApiR>,
   globals: Pick<Globals, "url" | "token">,
+  options: CallOptions,
   seen: Ref.Ref<Option.Option<HttpClientResponse.HttpClientResponse>>
-): Effect.Effect<CoreClient, never, HttpClient.HttpClient> =>
-  HttpApiClient.make(CoreApi, {
+) =>
+  HttpApiClient.make(api, {
     baseUrl: globals.url,
     transformClient: (client) =>
       client.pipe(
@@ -32,6 +65,8 @@ const makeClient = (
           onNone: () => (c: HttpClient.HttpClient) => c,
           onSome: (token) => HttpClient.mapRequest(HttpClientRequest.bearerToken(token))
         }),
+        options.headers === undefined ? (c: HttpClient.HttpClient) => c : HttpClient.mapRequest(HttpClientRequest.setHeaders(options.headers)),
+        HttpClient.transformResponse(Effect.flatMap(bufferErrorBody)),
         // Kept so that a failure the derived client could not decode (an
         // undeclared status, an unexpected body) can still be reported with
         // the server's status and message.
@@ -41,30 +76,42 @@ const makeClient = (
 
 // Spelled out from the API's type parameters rather than inferred from
 // makeClient, so declaration emit can name it.
-type ClientOf<Api> = Api extends HttpApi.HttpApi<infer _Id, infer Groups, infer E, infer _R> ? HttpApiClient.Client<Groups, E, never> : never
+export type ClientOf<Api> = Api extends HttpApi.HttpApi<infer _Id, infer Groups, infer E, infer _R> ? HttpApiClient.Client<Groups, E, never> : never
 export type CoreClient = ClientOf<typeof CoreApi>
 
 /**
- * Calls the API and turns every failure into a `CliFailure` with one readable
- * line. Over node:http rather than fetch, which refuses "bad ports" (1, 6000,
- * 10080, …) that a self-hosted server may well listen on.
+ * `callApi` for any HttpApi: calls it and turns every failure into a
+ * `CliFailure` with one readable line. Over node:http rather than fetch, which
+ * refuses "bad ports" (1, 6000, 10080, …) that a self-hosted server may well
+ * listen on.
  */
-export const callApi = <A, E>(
-  globals: Pick<Globals, "url" | "token">,
-  call: (client: CoreClient) => Effect.Effect<A, E>
-): Effect.Effect<A, CliFailure> =>
-  Effect.gen(function* () {
-    const seen = yield* Ref.make(Option.none<HttpClientResponse.HttpClientResponse>())
-    const client = yield* makeClient(globals, seen)
-    return yield* call(client).pipe(
-      Effect.timeout(TIMEOUT),
-      Effect.catchAll((error) =>
-        Effect.flatMap(Ref.get(seen), (response) =>
-          Effect.flatMap(describe(error, globals.url, response), (message) => Effect.fail(new CliFailure({ message })))
+export const apiCaller =
+  <Id extends string, Groups extends HttpApiGroup.HttpApiGroup.Any, ApiE, ApiR>(api: HttpApi.HttpApi<Id, Groups, ApiE, ApiR>) =>
+  <A, E>(
+    globals: Pick<Globals, "url" | "token">,
+    // As HttpApiClient.make types it, so that generic code unifies.
+    call: (client: Simplify<HttpApiClient.Client<Groups, ApiE, never>>) => Effect.Effect<A, E>,
+    options: CallOptions = {}
+  ): Effect.Effect<A, CliFailure, ClientRequirements<Groups, ApiR>> =>
+    Effect.gen(function* () {
+      const seen = yield* Ref.make(Option.none<HttpClientResponse.HttpClientResponse>())
+      const client = yield* makeClient(api, globals, options, seen)
+      return yield* call(client).pipe(
+        Effect.timeout(TIMEOUT),
+        Effect.catchAll((error) =>
+          Effect.flatMap(Ref.get(seen), (response) =>
+            Effect.flatMap(describe(error, globals.url, response), (message) => Effect.fail(new CliFailure({ message })))
+          )
         )
       )
-    )
-  }).pipe(Effect.provide(NodeHttpClient.layer))
+    }).pipe(Effect.provide(NodeHttpClient.layer))
+
+/** Calls the core API (see `apiCaller`). */
+export const callApi: <A, E>(
+  globals: Pick<Globals, "url" | "token">,
+  call: (client: CoreClient) => Effect.Effect<A, E>,
+  options?: CallOptions
+) => Effect.Effect<A, CliFailure> = apiCaller(CoreApi)
 
 const describe = (
   error: unknown,
@@ -107,7 +154,11 @@ const isApiError = (error: unknown): error is { readonly _tag: string; readonly 
   !ParseResult.isParseError(error) &&
   !HttpClientError.isHttpClientError(error)
 
-/** The `message` of the core's `{error, message}` body, or the status's name for anything else (a proxy's HTML page). */
+/**
+ * The `message` of the core's `{error, message}` body, or the status's name
+ * for anything else (a proxy's HTML page). The body may have been read
+ * already, by the derived client decoding an error: see `bufferErrorBody`.
+ */
 const bodyMessage = (response: HttpClientResponse.HttpClientResponse) => {
   const fallback = STATUS_CODES[response.status] ?? "request failed"
   return response.arrayBuffer.pipe(

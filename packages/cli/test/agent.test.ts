@@ -4,58 +4,15 @@
  * ECC EK + ECC AK without one), attestation before and after approval, the
  * saved session, and a TPM reset between invocations.
  */
-import { execFile } from "node:child_process"
 import { copyFile, mkdir, mkdtemp, readFile, rm, stat } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { fileURLToPath } from "node:url"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { api, startServer, type TestServer } from "../../../test-support/server.js"
 import { startSwtpm, type Swtpm, swtpmAvailable } from "../../../test-support/swtpm.js"
-
-const BIN = fileURLToPath(new URL("../dist/bin.js", import.meta.url))
-
-interface Run {
-  readonly code: number
-  readonly stdout: string
-  readonly stderr: string
-}
-
-/** The caller's environment without ITL_* or TPM2TOOLS_* settings, plus `env`. */
-const cleanEnv = (env: Record<string, string>) => ({
-  ...Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith("ITL_") && !key.startsWith("TPM2TOOLS_"))),
-  ...env
-})
-
-const cli = (args: ReadonlyArray<string>, env: Record<string, string>) =>
-  new Promise<Run>((resolve) => {
-    execFile(process.execPath, [BIN, ...args], { env: cleanEnv(env), timeout: 45_000 }, (error, stdout, stderr) => {
-      resolve({ code: error === null ? 0 : typeof error.code === "number" ? error.code : -1, stdout, stderr })
-    })
-  })
-
-const json = (run: Run) => {
-  expect(run.stderr).toBe("")
-  expect(run.code).toBe(0)
-  return JSON.parse(run.stdout)
-}
-
-const expectOneLineError = (run: Run, ...patterns: ReadonlyArray<RegExp>) => {
-  expect(run.code).toBe(1)
-  expect(run.stdout).toBe("")
-  const lines = run.stderr.split("\n").filter((line) => line !== "")
-  expect(lines, run.stderr).toHaveLength(1)
-  expect(lines[0]).toMatch(/^attestation: /)
-  for (const pattern of patterns) expect(lines[0]).toMatch(pattern)
-}
+import { agentOn, expectOneLineError, json, resetTpm, type Run } from "./support.js"
 
 const modeOf = async (path: string) => (await stat(path)).mode & 0o777
-
-/** An agent on one TPM, with its own state directory; `-o json` (a global option) goes before `agent`. */
-const agentOn = (tpm: Swtpm, url: string, stateDir: string) => (args: ReadonlyArray<string>) => {
-  const globals = args[0] === "-o" ? args.slice(0, 2) : []
-  return cli([...globals, "agent", ...args.slice(globals.length)], { TPM2TOOLS_TCTI: tpm.tcti, ITL_URL: url, ITL_AGENT_STATE_DIR: stateDir })
-}
 
 describe.skipIf(!swtpmAvailable())("attestation agent", () => {
   let server: TestServer
@@ -200,12 +157,8 @@ describe.skipIf(!swtpmAvailable())("attestation agent", () => {
     })
 
     it("attests again after a TPM reset, reloading the AK from its saved private part", async () => {
-      // A reboot: orderly shutdown, TPM reset through swtpm's control port, startup.
-      // Saved contexts (ek.ctx, ak.ctx) are invalid afterwards.
-      const ctrl = Number(/port=(\d+)/.exec(eccTpm.tcti)![1]) + 1
-      await eccTpm.run("tpm2_shutdown", ["-c"])
-      await eccTpm.run("swtpm_ioctl", ["--tcp", `127.0.0.1:${ctrl}`, "-i"])
-      await eccTpm.run("tpm2_startup", ["-c"])
+      // A reboot; saved contexts (ek.ctx, ak.ctx) are invalid afterwards.
+      await resetTpm(eccTpm)
       await expect(eccTpm.run("tpm2_readpublic", ["-c", join(scratch, "ecc", "ak.ctx")])).rejects.toThrow(/Cannot make sense of object context/)
 
       expect(json(await agent(["-o", "json", "attest"])).machine).toMatchObject({ id: machineId, status: "attested" })

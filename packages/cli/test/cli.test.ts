@@ -249,4 +249,19 @@ describe("against a misbehaving server", () => {
     expectOneLineError(gateway, /Bad Gateway \(HTTP 502\)/)
     expectOneLineError(internal, /internal server error \(HTTP 500\)/)
   })
+
+  it("reports a declared status whose body it cannot decode (a server without the route) in one line", async () => {
+    // The derived client reads the body to decode the endpoint's NotFound; the
+    // report must not read the stream a second time (it used to hang there).
+    const id = "00000000-0000-4000-8000-000000000001"
+    for (const path of [`/api/v1/machines/${id}`, `/api/v1/secrets/machines/${id}/secrets`]) {
+      answers.set(path, { status: 404, body: JSON.stringify({ error: "not_found", message: `no route for GET ${path}` }) })
+    }
+    const [core, extension] = await Promise.all([
+      cli(["machine", "get", id], { ITL_URL: url, ITL_TOKEN: "t" }),
+      cli(["secret", "list", id], { ITL_URL: url, ITL_TOKEN: "t" })
+    ])
+    expectOneLineError(core, /no route for GET \/api\/v1\/machines\/\S+ \(HTTP 404\)$/)
+    expectOneLineError(extension, /no route for GET \/api\/v1\/secrets\/machines\/\S+ \(HTTP 404\)$/)
+  })
 })

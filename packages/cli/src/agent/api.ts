@@ -7,6 +7,7 @@
 import { Effect, Either, Option, Redacted } from "effect"
 import { callApi, type CoreClient } from "../client.js"
 import { CliFailure } from "../errors.js"
+import { callVaultApi, type SecretVaultClient } from "../vault.js"
 
 /** The core's error classes (http/ApiError.ts) and their HTTP statuses. */
 const STATUS: Record<string, number> = {
@@ -39,6 +40,16 @@ const isRefusal = (error: unknown): error is ApiRefusal =>
 
 export const refusalLine = (refusal: ApiRefusal) => `${refusal.error}: ${refusal.message} (HTTP ${STATUS[refusal._tag] ?? "?"})`
 
+/** Success as `Right`, a refusal of the server's as `Left`, any other failure as it was. */
+const refusalAsLeft = <A, E>(effect: Effect.Effect<A, E>): Effect.Effect<Either.Either<A, ApiRefusal>, E> =>
+  effect.pipe(
+    Effect.map(Either.right),
+    Effect.catchAll((error) => (isRefusal(error) ? Effect.succeed(Either.left(error)) : Effect.fail(error)))
+  )
+
+const failOnRefusal = <A>(result: Either.Either<A, ApiRefusal>) =>
+  Either.match(result, { onLeft: (refusal) => Effect.fail(new CliFailure({ message: refusalLine(refusal) })), onRight: Effect.succeed })
+
 /**
  * Calls the API as a machine; the server's refusals come back as `Left`
  * (for the caller to handle or report), transport and protocol failures as a
@@ -49,15 +60,35 @@ export const tryAgentApi = <A, E>(
   sessionToken: Option.Option<string>,
   call: (client: CoreClient) => Effect.Effect<A, E>
 ): Effect.Effect<Either.Either<A, ApiRefusal>, CliFailure> =>
-  callApi({ url, token: Option.map(sessionToken, Redacted.make) }, (client) =>
-    call(client).pipe(
-      Effect.map(Either.right),
-      Effect.catchAll((error) => (isRefusal(error) ? Effect.succeed(Either.left(error)) : Effect.fail(error)))
-    )
-  )
+  callApi({ url, token: Option.map(sessionToken, Redacted.make) }, (client) => refusalAsLeft(call(client)))
 
 /** Like `tryAgentApi`, with a refusal reported as the one-line failure `<code>: <message> (HTTP <status>)`. */
 export const agentApi = <A, E>(url: string, sessionToken: Option.Option<string>, call: (client: CoreClient) => Effect.Effect<A, E>) =>
-  tryAgentApi(url, sessionToken, call).pipe(
-    Effect.flatMap(Either.match({ onLeft: (refusal) => Effect.fail(new CliFailure({ message: refusalLine(refusal) })), onRight: Effect.succeed }))
+  tryAgentApi(url, sessionToken, call).pipe(Effect.flatMap(failOnRefusal))
+
+/**
+ * How a machine proves who it is to machine endpoints: its session token
+ * (`Authorization: Bearer`), or — only against a server in the compatibility
+ * mode `ITL_MACHINE_AUTH=ek-fingerprint-header` — its EK fingerprint alone
+ * (`X-EK-Fingerprint`, and no Authorization header, which would be taken for
+ * a session token).
+ */
+export type MachineCredential =
+  | { readonly _tag: "Session"; readonly token: string }
+  | { readonly _tag: "EkFingerprint"; readonly fingerprint: string }
+
+/** secret_vault's machine endpoints, as `tryAgentApi` calls the core's. */
+export const tryVaultMachineApi = <A, E>(
+  url: string,
+  credential: MachineCredential,
+  call: (client: SecretVaultClient) => Effect.Effect<A, E>
+): Effect.Effect<Either.Either<A, ApiRefusal>, CliFailure> =>
+  callVaultApi(
+    { url, token: credential._tag === "Session" ? Option.some(Redacted.make(credential.token)) : Option.none() },
+    (client) => refusalAsLeft(call(client)),
+    credential._tag === "EkFingerprint" ? { headers: { "x-ek-fingerprint": credential.fingerprint } } : {}
   )
+
+/** Like `tryVaultMachineApi`, with a refusal reported as by `agentApi`. */
+export const vaultMachineApi = <A, E>(url: string, credential: MachineCredential, call: (client: SecretVaultClient) => Effect.Effect<A, E>) =>
+  tryVaultMachineApi(url, credential, call).pipe(Effect.flatMap(failOnRefusal))

@@ -104,26 +104,38 @@ export const withLoadedKeys = <A, E, R>(dir: string, ekAlg: KeyAlg, use: Effect.
     )
   )
 
+/** Where `activateCredential` puts its input and output inside the state directory; both are removed afterwards. */
+export interface CredentialFiles {
+  readonly input: string
+  readonly output: string
+}
+
 /**
  * TPM2_ActivateCredential: recovers the server's secret from `credentialFile`
  * (the file `tpm2_activatecredential -i` reads). Only this TPM's EK, with this
- * AK loaded, can; the recovered secret proves both to the server.
+ * AK loaded, can; the recovered secret proves both to the server (enroll), or
+ * is the key of a secret delivered to this machine (`agent secret get`).
  */
-export const activateCredential = (dir: string, ekAlg: KeyAlg, credentialFile: Uint8Array) =>
+export const activateCredential = (
+  dir: string,
+  ekAlg: KeyAlg,
+  credentialFile: Uint8Array,
+  files: CredentialFiles = { input: FILES.credential, output: FILES.secret }
+) =>
   Effect.gen(function* () {
-    yield* writePrivate(dir, FILES.credential, credentialFile)
+    yield* writePrivate(dir, files.input, credentialFile)
     const activate = withEkPolicySession(dir, (auth) =>
       flushed(
         dir,
         tpm2(dir, "tpm2_activatecredential", [
           "-c", FILES.akContext,
           "-C", FILES.ekContext,
-          "-i", FILES.credential,
-          "-o", FILES.secret,
+          "-i", files.input,
+          "-o", files.output,
           "-P", auth
         ])
       )
     )
     yield* withLoadedKeys(dir, ekAlg, activate)
-    return yield* readFileIn(dir, FILES.secret)
-  }).pipe(Effect.ensuring(removeFiles(dir, FILES.credential, FILES.secret)))
+    return yield* readFileIn(dir, files.output)
+  }).pipe(Effect.ensuring(removeFiles(dir, files.input, files.output)))

@@ -3,11 +3,12 @@
  * drives its TPM with tpm2-tools, and talks to the server as that machine
  * (no operator token).
  */
-import { Command, Options } from "@effect/cli"
+import { Args, Command, Options } from "@effect/cli"
 import type { Machine } from "@itl-attestation/core"
 import { Config, Effect, Option } from "effect"
 import { attest } from "../agent/attest.js"
 import { enroll } from "../agent/enroll.js"
+import { getSecret } from "../agent/secret.js"
 import { defaultStateDir, KeyAlg, openStateDir } from "../agent/state.js"
 import { status, type AgentStatus } from "../agent/status.js"
 import { asCliFailure } from "../agent/tpm2.js"
@@ -133,4 +134,23 @@ const statusCommand = Command.make("status", { stateDir: stateDirOption }, (opti
   })
 ).pipe(Command.withDescription("Show the local agent state and, with a live session, the server's view"))
 
-export const agentCommand = group("agent", "Run on a machine: enroll its TPM and attest", [enrollCommand, attestCommand, statusCommand])
+const secretGetCommand = Command.make(
+  "get",
+  { name: Args.text({ name: "secret-name" }).pipe(Args.withDescription("The secret's name")), stateDir: stateDirOption },
+  (options) =>
+    Effect.gen(function* () {
+      const globals = yield* root
+      const dir = yield* stateDir(options.stateDir)
+      const secret = yield* asCliFailure(getSecret(dir, globals.url, options.name))
+      yield* render(globals.output, secret, (s) => s.value)
+    })
+).pipe(Command.withDescription("Fetch a secret of this machine, opened with its TPM (needs `agent attest` first); prints the value"))
+
+const secretCommand = group("secret", "Secrets the server keeps for this machine", [secretGetCommand])
+
+export const agentCommand = group("agent", "Run on a machine: enroll its TPM, attest, read its secrets", [
+  enrollCommand,
+  attestCommand,
+  statusCommand,
+  secretCommand
+])

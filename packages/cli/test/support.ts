@@ -1,0 +1,72 @@
+/**
+ * Running the built `attestation` binary in tests: a clean environment, its
+ * result, and the checks every CLI test makes (JSON on stdout, or exactly one
+ * error line on stderr).
+ */
+import { execFile } from "node:child_process"
+import { fileURLToPath } from "node:url"
+import { expect } from "vitest"
+import type { Swtpm } from "../../../test-support/swtpm.js"
+
+export const BIN = fileURLToPath(new URL("../dist/bin.js", import.meta.url))
+
+export interface Run {
+  readonly code: number
+  readonly stdout: string
+  readonly stderr: string
+}
+
+/** The caller's environment without ITL_* or TPM2TOOLS_* settings, plus `env`. */
+export const cleanEnv = (env: Record<string, string>) => ({
+  ...Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith("ITL_") && !key.startsWith("TPM2TOOLS_"))),
+  ...env
+})
+
+export const cli = (args: ReadonlyArray<string>, env: Record<string, string> = {}) =>
+  new Promise<Run>((resolve) => {
+    execFile(process.execPath, [BIN, ...args], { env: cleanEnv(env), timeout: 45_000 }, (error, stdout, stderr) => {
+      resolve({ code: error === null ? 0 : typeof error.code === "number" ? error.code : -1, stdout, stderr })
+    })
+  })
+
+/** Exit 0, nothing on stderr, and stdout parsed as JSON. */
+export const json = (run: Run) => {
+  expect(run.stderr).toBe("")
+  expect(run.code).toBe(0)
+  return JSON.parse(run.stdout)
+}
+
+/** Exit 0, nothing on stderr; stdout as printed. */
+export const ok = (run: Run) => {
+  expect(run.stderr).toBe("")
+  expect(run.code).toBe(0)
+  return run.stdout
+}
+
+/** Exit code 1 and exactly one stderr line, with no stack frames in it. */
+export const expectOneLineError = (run: Run, ...patterns: ReadonlyArray<RegExp>) => {
+  expect(run.code).toBe(1)
+  expect(run.stdout).toBe("")
+  const lines = run.stderr.split("\n").filter((line) => line !== "")
+  expect(lines, run.stderr).toHaveLength(1)
+  expect(run.stderr).not.toMatch(/^\s+at /m)
+  expect(lines[0]).toMatch(/^attestation: /)
+  for (const pattern of patterns) expect(lines[0]).toMatch(pattern)
+}
+
+/** An agent on one TPM, with its own state directory; `-o json` (a global option) goes before `agent`. */
+export const agentOn = (tpm: Swtpm, url: string, stateDir: string) => (args: ReadonlyArray<string>) => {
+  const globals = args[0] === "-o" ? args.slice(0, 2) : []
+  return cli([...globals, "agent", ...args.slice(globals.length)], { TPM2TOOLS_TCTI: tpm.tcti, ITL_URL: url, ITL_AGENT_STATE_DIR: stateDir })
+}
+
+/**
+ * A TPM reset, as at a reboot: orderly shutdown, reset through swtpm's control
+ * port, startup. Saved contexts (ek.ctx, ak.ctx) are invalid afterwards.
+ */
+export const resetTpm = async (tpm: Swtpm) => {
+  const ctrl = Number(/port=(\d+)/.exec(tpm.tcti)![1]) + 1
+  await tpm.run("tpm2_shutdown", ["-c"])
+  await tpm.run("swtpm_ioctl", ["--tcp", `127.0.0.1:${ctrl}`, "-i"])
+  await tpm.run("tpm2_startup", ["-c"])
+}
