@@ -21,6 +21,7 @@ import { startChild } from "./lib/child.js"
 import { embeddedDatabase, postgresDatabase } from "./lib/database.js"
 import { generateEkPems } from "./lib/keys.js"
 import { measure } from "./lib/load.js"
+import { watchOtherWork } from "./lib/quiet.js"
 import { createOperatorToken, registerMachines } from "./lib/setup.js"
 
 const setting = (name, fallback) => {
@@ -37,14 +38,27 @@ const KEYS = setting("BENCH_KEYS", 15000)
 const SERVER_PROGRAM = fileURLToPath(new URL("./lib/server.js", import.meta.url))
 const FLOOR_PROGRAM = fileURLToPath(new URL("./lib/floor.js", import.meta.url))
 const log = (line) => console.error(`[bench] ${line}`)
+const OTHER_WORK_WARNING_PERCENT = 5
+const warnings = []
 
-/** The two scenarios, run against whichever system listens at `url`. */
-const runScenarios = async (label, url, { token, machineIds, hostnamePrefix }) => {
-  const common = { url, connections: CONNECTIONS, warmupSeconds: WARMUP, durationSeconds: DURATION }
+/** Measures, and notes when other processes took a share of the cores meanwhile. */
+const measureWatching = async (what, target, options) => {
+  const otherWork = watchOtherWork([target.pid], target.database)
+  const figures = await measure(options)
+  const percent = otherWork()
+  if (percent !== undefined && percent > OTHER_WORK_WARNING_PERCENT) {
+    warnings.push(`${what}: other processes used ${percent.toFixed(0)}% of the machine's CPU time meanwhile`)
+  }
+  return figures
+}
+
+/** The two scenarios, run against whichever system (server or floor) `target` is. */
+const runScenarios = async (label, target, { token, machineIds, hostnamePrefix }) => {
+  const common = { url: target.url, connections: CONNECTIONS, warmupSeconds: WARMUP, durationSeconds: DURATION }
   const figures = {}
 
   log(`${label}: GET /api/v1/machines/{id}, ${WARMUP} s warm-up + ${DURATION} s measured`)
-  figures.get = await measure({
+  figures.get = await measureWatching(`${label} GET`, target, {
     ...common,
     method: "GET",
     headers: { authorization: `Bearer ${token}` },
@@ -55,7 +69,7 @@ const runScenarios = async (label, url, { token, machineIds, hostnamePrefix }) =
   const pems = generateEkPems(KEYS)
   let used = 0
   log(`${label}: POST /api/v1/machines/register, ${WARMUP} s warm-up + ${DURATION} s measured`)
-  figures.register = await measure({
+  figures.register = await measureWatching(`${label} register`, target, {
     ...common,
     method: "POST",
     headers: { "content-type": "application/json" },
@@ -82,7 +96,9 @@ const benchDatabase = async (database) => {
     token = await createOperatorToken(server.url, adminToken)
     log(`registering ${MACHINES} machines`)
     machineIds = await registerMachines(server.url, MACHINES)
-    serverFigures = await runScenarios("server", server.url, { token, machineIds, hostnamePrefix: "bench-reg-server-" })
+    serverFigures = await runScenarios(`${database.kind}, server`, { ...server, database: database.name }, {
+      token, machineIds, hostnamePrefix: "bench-reg-server-"
+    })
   } finally {
     await server.stop()
   }
@@ -93,7 +109,9 @@ const benchDatabase = async (database) => {
   const floor = await startChild(FLOOR_PROGRAM, { ...database.floorConfig, resetHostnamePrefix: "bench-reg-" })
   let floorFigures
   try {
-    floorFigures = await runScenarios("floor", floor.url, { token, machineIds, hostnamePrefix: "bench-reg-floor-" })
+    floorFigures = await runScenarios(`${database.kind}, floor`, { ...floor, database: database.name }, {
+      token, machineIds, hostnamePrefix: "bench-reg-floor-"
+    })
   } finally {
     await floor.stop()
   }
@@ -141,6 +159,10 @@ const main = async () => {
     } finally {
       await database.cleanup()
     }
+  }
+  if (warnings.length > 0) {
+    console.log("\nWarnings (figures taken while other processes used the CPU are low):")
+    for (const warning of warnings) console.log(`  - ${warning}`)
   }
   if (problems.length > 0) {
     console.error(`\nFAILED: ${problems.length} problem(s) during load; the figures above are not valid:`)

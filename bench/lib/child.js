@@ -30,6 +30,7 @@ export const startChild = (program, config) =>
       clearTimeout(timer)
       resolve({
         url: message.url,
+        pid: child.pid,
         stop: async () => {
           if (child.exitCode !== null || child.signalCode !== null) return
           const kill = setTimeout(() => child.kill("SIGKILL"), STOP_TIMEOUT_MS)

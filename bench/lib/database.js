@@ -37,7 +37,8 @@ export const postgresDatabase = async (serverUrl) => {
   url.pathname = `/${name}`
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "itl-bench-"))
   return {
-    kind: `PostgreSQL (${(await withClient(url.toString(), (c) => c.query("SHOW server_version"))).rows[0].server_version})`,
+    name,
+    kind: `PostgreSQL ${(await withClient(url.toString(), (c) => c.query("SHOW server_version"))).rows[0].server_version.split(" ")[0]}`,
     serverEnv: {
       ITL_DATA_DIR: dataDir,
       ITL_DATABASE_URL: url.toString(),

@@ -1,9 +1,10 @@
 /**
  * Child program: the FLOOR. A bare node:http server that issues the same SQL
  * statements as the real server for the two benchmarked endpoints, through a
- * plain `pg` Pool of 10 connections, with no framework, schema decoding,
- * middleware, tracing or logging. What the real server costs above this is
- * the price of its stack.
+ * plain `pg` Pool with as many connections as the server has (10 on
+ * PostgreSQL, 1 on PGlite), and no framework, schema decoding, middleware,
+ * tracing or logging. What the real server costs above this is the price of
+ * its stack.
  *
  * argv[2]: JSON { databaseUrl?: string, dataDir?: string, resetHostnamePrefix: string }
  *   databaseUrl: a PostgreSQL database the real server has already migrated;
@@ -89,7 +90,7 @@ class HttpError extends Error {
 
 const openDatabase = async () => {
   if (config.databaseUrl) {
-    const pool = new pg.Pool({ connectionString: config.databaseUrl, max: 10 })
+    const pool = new pg.Pool({ connectionString: config.databaseUrl, max: 10 }) // as the real server
     return { pool, close: () => pool.end() }
   }
   const { PGlite } = await import("@electric-sql/pglite")
@@ -98,7 +99,9 @@ const openDatabase = async () => {
   const socket = new PGLiteSocketServer({ db, host: "127.0.0.1", port: 0, maxConnections: 16 })
   await socket.start()
   const [host, port] = socket.getServerConn().split(":")
-  const pool = new pg.Pool({ host, port: Number(port), user: "postgres", database: "postgres", max: 10 })
+  // One connection, as the real server (core db/Database.ts): PGlite is a single session behind the
+  // socket, and statements several connections send at once interleave there.
+  const pool = new pg.Pool({ host, port: Number(port), user: "postgres", database: "postgres", max: 1 })
   return {
     pool,
     close: async () => {
@@ -219,7 +222,9 @@ await serveUntilStopped(async () => {
   await database.pool.query("VACUUM ANALYZE machines")
   const handlers = makeHandlers(database.pool)
 
+  let inFlight = 0
   const server = http.createServer(async (request, response) => {
+    inFlight++
     let status = 500
     let body
     try {
@@ -236,6 +241,7 @@ await serveUntilStopped(async () => {
     const text = JSON.stringify(body)
     response.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(text) })
     response.end(text)
+    inFlight--
   })
   await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve))
   return {
@@ -245,6 +251,8 @@ await serveUntilStopped(async () => {
         server.close(resolve)
         server.closeAllConnections()
       })
+      // Handlers whose client went away are still running: let them finish before the pool ends.
+      for (let waited = 0; inFlight > 0 && waited < 10_000; waited += 10) await new Promise((r) => setTimeout(r, 10))
       await database.close()
     }
   }
