@@ -202,6 +202,32 @@ describe("lifecycle", () => {
   })
 })
 
+describe("clients that disconnect", () => {
+  it("leave each change whole or absent, and the journal usable", async () => {
+    const attempts = Array.from({ length: 20 }, (_, i) => {
+      const controller = new AbortController()
+      const request = fetch(`${server.url}/api/v1/machines/register`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ ek_public: fakeEkPem(), hostname: `gone-${i}.example.test` }),
+        signal: controller.signal
+      }).catch(() => undefined)
+      setTimeout(() => controller.abort(), 2 + (i % 5))
+      return request
+    })
+    await Promise.all(attempts)
+    const after = await register()
+    expect(after.status).toBe(200)
+    const orphans = await server.sql(
+      `SELECT m.id FROM machines m WHERE m.hostname LIKE 'gone-%'
+         AND (NOT EXISTS (SELECT 1 FROM audit_log a WHERE a.target_id = m.id::text AND a.action = 'machine.registered')
+           OR NOT EXISTS (SELECT 1 FROM events e WHERE e.machine_id = m.id AND e.event_type = 'machine.registered'))`
+    )
+    expect(orphans).toEqual([])
+    expect((await admin.get("/api/v1/audit/verify")).body.valid).toBe(true)
+  })
+})
+
 describe("listing", () => {
   it("filters by status and hostname, paginates, and reports the total", async () => {
     const ids: string[] = []

@@ -73,10 +73,19 @@ export class Events extends Effect.Service<Events>()("@itl-attestation/core/Even
         const outer = yield* FiberRef.get(pendingEvents)
         if (outer !== undefined) return yield* effect // already inside: the outer commit publishes
         const pending: Array<StoredEvent> = []
-        const result = yield* sql.withTransaction(
-          sql`SELECT pg_advisory_xact_lock(${JOURNAL_LOCK_KEY})`.pipe(
-            Effect.zipRight(effect),
-            Effect.locally(pendingEvents, pending)
+        // Uninterruptible: when a client disconnects mid-request the handler's
+        // fiber is interrupted, and @effect/sql-pg would cancel the running
+        // statement through the same pool — which, under load, is full of
+        // transactions waiting for the journal lock this one holds. The cancel
+        // then waits out its 5 s timeout while every journaled write stalls
+        // (found by the registration bench). A short transaction that always
+        // runs to its commit or rollback is the better trade.
+        const result = yield* Effect.uninterruptible(
+          sql.withTransaction(
+            sql`SELECT pg_advisory_xact_lock(${JOURNAL_LOCK_KEY})`.pipe(
+              Effect.zipRight(effect),
+              Effect.locally(pendingEvents, pending)
+            )
           )
         )
         yield* publishAll(pending)
