@@ -1,0 +1,180 @@
+/**
+ * Child program: the FLOOR for bench/secrets.js. A bare node:http server that
+ * answers GET /api/v1/shared-secrets/by-name/{name}/value with the same SQL
+ * statements as the real server with the secret_vault extension in
+ * ITL_MACHINE_AUTH=ek-fingerprint-header mode, through a plain `pg` Pool with
+ * as many connections as the server has (10 on PostgreSQL, 1 on PGlite), and
+ * no framework. See bench/lib/floor.js for the same idea applied to the core.
+ *
+ * argv[2]: JSON { databaseUrl?: string, dataDir?: string, sharedMasterKey: string }
+ *   databaseUrl or dataDir: as bench/lib/floor.js (PGlite: the server must be stopped);
+ *   sharedMasterKey: the server's ITL_SHARED_SECRET_MASTER_KEY (64 hex), which is
+ *   the AES-256-GCM key of the stored values.
+ */
+import * as crypto from "node:crypto"
+import * as http from "node:http"
+import * as path from "node:path"
+import pg from "pg"
+import { serveUntilStopped } from "./child.js"
+
+const config = JSON.parse(process.argv[2])
+
+// Statements copied from the sources: keep them in step.
+const JOURNAL_LOCK_KEY = 7_316_002 // core events/Events.ts
+const SQL = {
+  // core sessions/MachineAuthentication.ts, header mode
+  machineByFingerprint: "SELECT id, ek_fingerprint, hostname, status FROM machines WHERE ek_fingerprint = $1",
+  // core events/Events.ts transaction, and audit/AuditLog.ts append (which takes the lock again)
+  journalLock: "SELECT pg_advisory_xact_lock($1)",
+  // secret-vault SharedSecrets.ts readByName
+  secretByName: "SELECT * FROM extension_shared_secrets WHERE name = $1",
+  touchAccess: `UPDATE extension_shared_secret_access
+              SET access_count = access_count + 1, last_accessed_at = now()
+              WHERE shared_secret_id = $1 AND machine_id = $2 RETURNING last_accessed_at`,
+  // core audit/AuditLog.ts append
+  lastAudit: "SELECT id::text AS id, hash FROM audit_log ORDER BY audit_log.id DESC LIMIT 1",
+  insertAudit: `INSERT INTO audit_log (id, at, actor, actor_kind, action, target_type, target_id, details, prev_hash, hash)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9, $10)`,
+  // core events/Events.ts append
+  insertEvent: `INSERT INTO events (event_type, timestamp, machine_id, data)
+    VALUES ($1, $2, $3, $4::jsonb)
+    RETURNING seq::text AS seq, id, event_type, timestamp, machine_id, data`
+}
+
+const ACTIVE = new Set(["approved", "attested"])
+const GENESIS_HASH = "0".repeat(64)
+// The real audit key is wrapped by the server's master key; any 32 bytes cost the same to HMAC with.
+const AUDIT_KEY = crypto.randomBytes(32)
+const SHARED_KEY = Buffer.from(config.sharedMasterKey, "hex")
+if (SHARED_KEY.length !== 32) throw new Error("sharedMasterKey must be 64 hex characters")
+const SECRET_NAME = /^[A-Za-z0-9._-]{1,128}$/
+const VALUE_PATH = /^\/api\/v1\/shared-secrets\/by-name\/([^/?]+)\/value$/
+
+/** JSON with sorted keys at every depth, as the audit chain hashes it (core audit/chain.ts). */
+const canonical = (value) => {
+  if (value === null || typeof value !== "object") return JSON.stringify(value) ?? "null"
+  if (Array.isArray(value)) return `[${value.map(canonical).join(",")}]`
+  const keys = Object.keys(value).filter((k) => value[k] !== undefined).sort()
+  return `{${keys.map((k) => `${JSON.stringify(k)}:${canonical(value[k])}`).join(",")}}`
+}
+
+/** secret-vault SharedKeyring.ts gcmOpen. */
+const gcmOpen = (key, row, aad) => {
+  const decipher = crypto.createDecipheriv("aes-256-gcm", key, row.nonce)
+  decipher.setAAD(Buffer.from(aad))
+  decipher.setAuthTag(row.tag)
+  return Buffer.concat([decipher.update(row.encrypted_value), decipher.final()])
+}
+
+class HttpError extends Error {
+  constructor(status, message) {
+    super(message)
+    this.status = status
+  }
+}
+
+/** As bench/lib/floor.js. */
+const openDatabase = async () => {
+  if (config.databaseUrl) {
+    const pool = new pg.Pool({ connectionString: config.databaseUrl, max: 10 }) // as the real server
+    return { pool, close: () => pool.end() }
+  }
+  const { PGlite } = await import("@electric-sql/pglite")
+  const { PGLiteSocketServer } = await import("@electric-sql/pglite-socket")
+  const db = await PGlite.create(path.resolve(config.dataDir, "pgdata"))
+  const socket = new PGLiteSocketServer({ db, host: "127.0.0.1", port: 0, maxConnections: 16 })
+  await socket.start()
+  const [host, port] = socket.getServerConn().split(":")
+  const pool = new pg.Pool({ host, port: Number(port), user: "postgres", database: "postgres", max: 1 })
+  return {
+    pool,
+    close: async () => {
+      await pool.end()
+      await socket.stop()
+      await db.close()
+    }
+  }
+}
+
+const makeReadByName = (pool) => async (request, name) => {
+  // Machine authentication, header mode.
+  const fingerprint = request.headers["x-ek-fingerprint"]?.trim()
+  if (fingerprint === undefined) throw new HttpError(401, "missing machine credentials")
+  const machine = (await pool.query(SQL.machineByFingerprint, [fingerprint])).rows[0]
+  if (machine === undefined) throw new HttpError(401, "no machine has this EK fingerprint")
+  if (!ACTIVE.has(machine.status)) throw new HttpError(401, `machine ${machine.id} is ${machine.status}`)
+  if (!SECRET_NAME.test(name)) throw new HttpError(400, "name is invalid")
+
+  const client = await pool.connect()
+  let row, accessedAt
+  try {
+    await client.query("BEGIN")
+    await client.query(SQL.journalLock, [JOURNAL_LOCK_KEY])
+    row = (await client.query(SQL.secretByName, [name])).rows[0]
+    if (row === undefined) throw new HttpError(404, `no shared secret named ${name}`)
+    const access = (await client.query(SQL.touchAccess, [row.shared_secret_id, machine.id])).rows[0]
+    if (access === undefined) throw new HttpError(403, `this machine has no access to ${name}`)
+    accessedAt = access.last_accessed_at
+
+    await client.query(SQL.journalLock, [JOURNAL_LOCK_KEY])
+    const last = (await client.query(SQL.lastAudit)).rows[0]
+    const at = new Date()
+    const details = { name, machine_id: machine.id }
+    const id = last === undefined ? 1 : Number(last.id) + 1
+    const prevHash = last?.hash ?? GENESIS_HASH
+    const actor = machine.ek_fingerprint
+    const content = [id, at.toISOString(), actor, "machine", "shared_secret.accessed", "shared_secret", row.shared_secret_id, details]
+    const hash = crypto.createHmac("sha256", AUDIT_KEY).update(prevHash).update("\n").update(canonical(content)).digest("hex")
+    await client.query(SQL.insertAudit, [
+      id, at, actor, "machine", "shared_secret.accessed", "shared_secret", row.shared_secret_id, JSON.stringify(details), prevHash, hash
+    ])
+
+    const data = { shared_secret_id: row.shared_secret_id, name: row.name }
+    await client.query(SQL.insertEvent, ["shared_secret.accessed", new Date(), machine.id, JSON.stringify(data)])
+    await client.query("COMMIT")
+  } catch (error) {
+    await client.query("ROLLBACK").catch(() => {})
+    throw error
+  } finally {
+    client.release()
+  }
+  const value = gcmOpen(SHARED_KEY, row, `extension_shared_secrets:${row.shared_secret_id}`)
+  return [200, { name, value: value.toString("utf8"), accessed_at: accessedAt.toISOString() }]
+}
+
+await serveUntilStopped(async () => {
+  const database = await openDatabase()
+  const readByName = makeReadByName(database.pool)
+
+  let inFlight = 0
+  const server = http.createServer(async (request, response) => {
+    inFlight++
+    let status = 500
+    let body
+    try {
+      const match = request.method === "GET" ? VALUE_PATH.exec(request.url) : null
+      if (match === null) throw new HttpError(404, "not found")
+      ;[status, body] = await readByName(request, decodeURIComponent(match[1]))
+    } catch (error) {
+      status = error instanceof HttpError ? error.status : 500
+      body = { error: error instanceof Error ? error.message : String(error) }
+      if (status === 500) console.error("floor:", error)
+    }
+    const text = JSON.stringify(body)
+    response.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(text) })
+    response.end(text)
+    inFlight--
+  })
+  await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve))
+  return {
+    url: `http://127.0.0.1:${server.address().port}`,
+    close: async () => {
+      await new Promise((resolve) => {
+        server.close(resolve)
+        server.closeAllConnections()
+      })
+      for (let waited = 0; inFlight > 0 && waited < 10_000; waited += 10) await new Promise((r) => setTimeout(r, 10))
+      await database.close()
+    }
+  }
+})
