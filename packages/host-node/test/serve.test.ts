@@ -1,5 +1,6 @@
 /** `attestation serve` as an operator runs it: the built binary, real signals. */
 import { type ChildProcess, spawn } from "node:child_process"
+import * as crypto from "node:crypto"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -8,6 +9,8 @@ import { freshDatabase } from "../../../test-support/database.js"
 
 const bin = path.resolve(__dirname, "../../cli/dist/bin.js")
 const children: ChildProcess[] = []
+/** `serve` loads secret_vault, which on PostgreSQL refuses to start without a shared-secret key. */
+const vaultKey = { ITL_SHARED_SECRET_MASTER_KEY: crypto.randomBytes(32).toString("hex") }
 afterAll(() => children.forEach((c) => c.kill("SIGKILL")))
 
 const serve = (env: Record<string, string>) => {
@@ -38,7 +41,7 @@ describe("attestation serve", () => {
   it("prints the URL, database, extensions and (first start only) the admin token; stops cleanly on SIGTERM", async () => {
     const db = await freshDatabase()
     try {
-      const env = { ...db.env }
+      const env = { ...db.env, ...vaultKey }
       const first = serve(env)
       const [, url] = (await first.waitFor(/listening on (http:\/\/\S+)/))!
       await first.waitFor(/Extensions: /)
@@ -72,7 +75,7 @@ describe("attestation serve", () => {
   it("warns at startup while the insecure header-only machine authentication is on", async () => {
     const db = await freshDatabase()
     try {
-      const run = serve({ ...db.env, ITL_MACHINE_AUTH: "ek-fingerprint-header" })
+      const run = serve({ ...db.env, ...vaultKey, ITL_MACHINE_AUTH: "ek-fingerprint-header" })
       await run.waitFor(/Extensions: /)
       const { stdout, stderr } = run.output()
       expect(stdout + stderr).toMatch(/level=WARN.*ITL_MACHINE_AUTH=ek-fingerprint-header/)
