@@ -48,10 +48,6 @@ export interface Swtpm {
   stop(): Promise<void>;
 }
 
-export function swtpmAvailable(): boolean {
-  return ["/usr/bin/swtpm", "/usr/bin/swtpm_setup", "/usr/bin/tpm2_createek"].every((p) => existsSync(p));
-}
-
 async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = createServer();

@@ -9,12 +9,12 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { api, startServer, type TestServer } from "../../../test-support/server.js"
-import { startSwtpm, type Swtpm, swtpmAvailable } from "../../../test-support/swtpm.js"
+import { startSwtpm, type Swtpm } from "../../../test-support/swtpm.js"
 import { agentOn, expectOneLineError, json, resetTpm, type Run } from "./support.js"
 
 const modeOf = async (path: string) => (await stat(path)).mode & 0o777
 
-describe.skipIf(!swtpmAvailable())("attestation agent", () => {
+describe("attestation agent", () => {
   let server: TestServer
   let rsaTpm: Swtpm
   let eccTpm: Swtpm

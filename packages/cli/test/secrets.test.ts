@@ -14,7 +14,7 @@ import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { type FreshDatabase, freshDatabase } from "../../../test-support/database.js"
 import { api, fakeEkPem, startServer, type TestServer } from "../../../test-support/server.js"
-import { startSwtpm, type Swtpm, swtpmAvailable } from "../../../test-support/swtpm.js"
+import { startSwtpm, type Swtpm } from "../../../test-support/swtpm.js"
 import { agentOn, cli, expectOneLineError, json, ok, resetTpm, type Run } from "./support.js"
 
 const keyA = crypto.randomBytes(32).toString("hex")
@@ -214,7 +214,7 @@ describe("attestation shared-secret", () => {
   })
 })
 
-describe.skipIf(!swtpmAvailable())("attestation agent secret get (software TPM)", () => {
+describe("attestation agent secret get (software TPM)", () => {
   let tpm: Swtpm
   let stateDir: string
   let agent: (args: ReadonlyArray<string>) => Promise<Run>
