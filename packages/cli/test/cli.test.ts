@@ -2,51 +2,11 @@
  * The built `attestation` binary against a live server over a fresh database:
  * what an operator types, what they see, and the exit codes scripts rely on.
  */
-import { execFile } from "node:child_process"
 import * as http from "node:http"
 import type { AddressInfo } from "node:net"
-import { fileURLToPath } from "node:url"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { api, fakeEkPem, startServer, type TestServer } from "../../../test-support/server.js"
-
-const BIN = fileURLToPath(new URL("../dist/bin.js", import.meta.url))
-
-interface Run {
-  readonly code: number
-  readonly stdout: string
-  readonly stderr: string
-}
-
-/** The caller's environment without any ITL_* setting, plus `env`. */
-const cleanEnv = (env: Record<string, string>) => {
-  const base = Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith("ITL_")))
-  return { ...base, ...env }
-}
-
-const cli = (args: ReadonlyArray<string>, env: Record<string, string> = {}) =>
-  new Promise<Run>((resolve) => {
-    execFile(process.execPath, [BIN, ...args], { env: cleanEnv(env), timeout: 30_000 }, (error, stdout, stderr) => {
-      const code = error === null ? 0 : typeof error.code === "number" ? error.code : -1
-      resolve({ code, stdout, stderr })
-    })
-  })
-
-const json = (run: Run) => {
-  expect(run.stderr).toBe("")
-  expect(run.code).toBe(0)
-  return JSON.parse(run.stdout)
-}
-
-/** Exit code 1 and exactly one stderr line, with no stack frames in it. */
-const expectOneLineError = (run: Run, ...patterns: ReadonlyArray<RegExp>) => {
-  expect(run.code).toBe(1)
-  expect(run.stdout).toBe("")
-  const lines = run.stderr.split("\n").filter((line) => line !== "")
-  expect(lines, run.stderr).toHaveLength(1)
-  expect(run.stderr).not.toMatch(/^\s+at /m)
-  expect(lines[0]).toMatch(/^attestation: /)
-  for (const pattern of patterns) expect(lines[0]).toMatch(pattern)
-}
+import { cli, expectOneLineError, json, type Run } from "./support.js"
 
 let server: TestServer
 let asAdmin: (args: ReadonlyArray<string>) => Promise<Run>
