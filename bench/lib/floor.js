@@ -14,9 +14,8 @@
  */
 import * as crypto from "node:crypto"
 import * as http from "node:http"
-import * as path from "node:path"
-import pg from "pg"
 import { serveUntilStopped } from "./child.js"
+import { canonical, HttpError, openDatabase } from "./floorCommon.js"
 
 const config = JSON.parse(process.argv[2])
 
@@ -51,14 +50,6 @@ const AUDIT_KEY = crypto.randomBytes(32)
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 const HOSTNAME = /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/
 
-/** JSON with sorted keys at every depth, as the audit chain hashes it. */
-const canonical = (value) => {
-  if (value === null || typeof value !== "object") return JSON.stringify(value) ?? "null"
-  if (Array.isArray(value)) return `[${value.map(canonical).join(",")}]`
-  const keys = Object.keys(value).filter((k) => value[k] !== undefined).sort()
-  return `{${keys.map((k) => `${JSON.stringify(k)}:${canonical(value[k])}`).join(",")}}`
-}
-
 const iso = (date) => (date === null ? null : date.toISOString())
 /** The API's Machine (machines/Machine.ts, MachineRepo.ts toMachine). */
 const machineJson = (row) => ({
@@ -80,37 +71,6 @@ const machineJson = (row) => ({
   approved_by: row.approved_by,
   last_attested_at: iso(row.last_attested_at)
 })
-
-class HttpError extends Error {
-  constructor(status, message) {
-    super(message)
-    this.status = status
-  }
-}
-
-const openDatabase = async () => {
-  if (config.databaseUrl) {
-    const pool = new pg.Pool({ connectionString: config.databaseUrl, max: 10 }) // as the real server
-    return { pool, close: () => pool.end() }
-  }
-  const { PGlite } = await import("@electric-sql/pglite")
-  const { PGLiteSocketServer } = await import("@electric-sql/pglite-socket")
-  const db = await PGlite.create(path.resolve(config.dataDir, "pgdata"))
-  const socket = new PGLiteSocketServer({ db, host: "127.0.0.1", port: 0, maxConnections: 16 })
-  await socket.start()
-  const [host, port] = socket.getServerConn().split(":")
-  // One connection, as the real server (core db/Database.ts): PGlite is a single session behind the
-  // socket, and statements several connections send at once interleave there.
-  const pool = new pg.Pool({ host, port: Number(port), user: "postgres", database: "postgres", max: 1 })
-  return {
-    pool,
-    close: async () => {
-      await pool.end()
-      await socket.stop()
-      await db.close()
-    }
-  }
-}
 
 const makeHandlers = (pool) => {
   const lastUsedWritten = new Map()
@@ -216,7 +176,7 @@ const readJson = (request) =>
 const GET_MACHINE = /^\/api\/v1\/machines\/([^/?]+)$/
 
 await serveUntilStopped(async () => {
-  const database = await openDatabase()
+  const database = await openDatabase(config)
   // Both registration runs start from the same rows: drop machines a previous run registered.
   await database.pool.query("DELETE FROM machines WHERE hostname LIKE $1", [`${config.resetHostnamePrefix}%`])
   await database.pool.query("VACUUM ANALYZE machines")

@@ -13,9 +13,8 @@
  */
 import * as crypto from "node:crypto"
 import * as http from "node:http"
-import * as path from "node:path"
-import pg from "pg"
 import { serveUntilStopped } from "./child.js"
+import { canonical, HttpError, openDatabase } from "./floorCommon.js"
 
 const config = JSON.parse(process.argv[2])
 
@@ -50,50 +49,12 @@ if (SHARED_KEY.length !== 32) throw new Error("sharedMasterKey must be 64 hex ch
 const SECRET_NAME = /^[A-Za-z0-9._-]{1,128}$/
 const VALUE_PATH = /^\/api\/v1\/shared-secrets\/by-name\/([^/?]+)\/value$/
 
-/** JSON with sorted keys at every depth, as the audit chain hashes it (core audit/chain.ts). */
-const canonical = (value) => {
-  if (value === null || typeof value !== "object") return JSON.stringify(value) ?? "null"
-  if (Array.isArray(value)) return `[${value.map(canonical).join(",")}]`
-  const keys = Object.keys(value).filter((k) => value[k] !== undefined).sort()
-  return `{${keys.map((k) => `${JSON.stringify(k)}:${canonical(value[k])}`).join(",")}}`
-}
-
 /** secret-vault SharedKeyring.ts gcmOpen. */
 const gcmOpen = (key, row, aad) => {
   const decipher = crypto.createDecipheriv("aes-256-gcm", key, row.nonce)
   decipher.setAAD(Buffer.from(aad))
   decipher.setAuthTag(row.tag)
   return Buffer.concat([decipher.update(row.encrypted_value), decipher.final()])
-}
-
-class HttpError extends Error {
-  constructor(status, message) {
-    super(message)
-    this.status = status
-  }
-}
-
-/** As bench/lib/floor.js. */
-const openDatabase = async () => {
-  if (config.databaseUrl) {
-    const pool = new pg.Pool({ connectionString: config.databaseUrl, max: 10 }) // as the real server
-    return { pool, close: () => pool.end() }
-  }
-  const { PGlite } = await import("@electric-sql/pglite")
-  const { PGLiteSocketServer } = await import("@electric-sql/pglite-socket")
-  const db = await PGlite.create(path.resolve(config.dataDir, "pgdata"))
-  const socket = new PGLiteSocketServer({ db, host: "127.0.0.1", port: 0, maxConnections: 16 })
-  await socket.start()
-  const [host, port] = socket.getServerConn().split(":")
-  const pool = new pg.Pool({ host, port: Number(port), user: "postgres", database: "postgres", max: 1 })
-  return {
-    pool,
-    close: async () => {
-      await pool.end()
-      await socket.stop()
-      await db.close()
-    }
-  }
 }
 
 const makeReadByName = (pool) => async (request, name) => {
@@ -143,7 +104,7 @@ const makeReadByName = (pool) => async (request, name) => {
 }
 
 await serveUntilStopped(async () => {
-  const database = await openDatabase()
+  const database = await openDatabase(config)
   const readByName = makeReadByName(database.pool)
 
   let inFlight = 0

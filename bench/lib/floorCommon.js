@@ -1,0 +1,50 @@
+/**
+ * What both floors (floor.js, secretsFloor.js) share: the database opened the
+ * way the real server opens it, the audit chain's canonical JSON, and an error
+ * carrying an HTTP status.
+ */
+import * as path from "node:path"
+import pg from "pg"
+
+/** JSON with sorted keys at every depth, as the audit chain hashes it (core audit/chain.ts). */
+export const canonical = (value) => {
+  if (value === null || typeof value !== "object") return JSON.stringify(value) ?? "null"
+  if (Array.isArray(value)) return `[${value.map(canonical).join(",")}]`
+  const keys = Object.keys(value).filter((k) => value[k] !== undefined).sort()
+  return `{${keys.map((k) => `${JSON.stringify(k)}:${canonical(value[k])}`).join(",")}}`
+}
+
+export class HttpError extends Error {
+  constructor(status, message) {
+    super(message)
+    this.status = status
+  }
+}
+
+/**
+ * PostgreSQL through a pool of 10 connections, as the real server; or the
+ * embedded data directory opened with PGlite and served on a loopback socket,
+ * with one connection, as the real server (core db/Database.ts): PGlite is a
+ * single session behind the socket.
+ */
+export const openDatabase = async (config) => {
+  if (config.databaseUrl) {
+    const pool = new pg.Pool({ connectionString: config.databaseUrl, max: 10 })
+    return { pool, close: () => pool.end() }
+  }
+  const { PGlite } = await import("@electric-sql/pglite")
+  const { PGLiteSocketServer } = await import("@electric-sql/pglite-socket")
+  const db = await PGlite.create(path.resolve(config.dataDir, "pgdata"))
+  const socket = new PGLiteSocketServer({ db, host: "127.0.0.1", port: 0, maxConnections: 16 })
+  await socket.start()
+  const [host, port] = socket.getServerConn().split(":")
+  const pool = new pg.Pool({ host, port: Number(port), user: "postgres", database: "postgres", max: 1 })
+  return {
+    pool,
+    close: async () => {
+      await pool.end()
+      await socket.stop()
+      await db.close()
+    }
+  }
+}
