@@ -42,7 +42,7 @@ describe("attestation CLI", () => {
     const client = api(server)
     const first = await client.post("/api/v1/machines/register", { ek_public: fakeEkPem(), hostname: "node-1" })
     const second = await client.post("/api/v1/machines/register", { ek_public: fakeEkPem(), hostname: "node-2" })
-    expect([first.status, second.status]).toEqual([200, 200])
+    expect([first.status, second.status]).toEqual([201, 201])
     node1 = first.body.machine.id
     node2 = second.body.machine.id
 

@@ -41,7 +41,7 @@ afterAll(async () => {
 /** A registered machine (a fake EK, no TPM), approved unless told otherwise. */
 const register = async (hostname: string, approve = true) => {
   const registered = await api(server).post("/api/v1/machines/register", { ek_public: fakeEkPem(), hostname })
-  expect(registered.status).toBe(200)
+  expect(registered.status).toBe(201)
   const machine = registered.body.machine as { id: string; ek_fingerprint: string }
   if (approve) {
     const approved = await api(server, server.adminToken).post(`/api/v1/machines/${machine.id}/approve`)

@@ -30,7 +30,7 @@ const enrollAndApprove = async (server: TestServer, machine: TpmMachine, hostnam
     hostname,
     ...(machine.ekCertificate ? { ek_certificate: machine.ekCertificate } : {})
   })
-  expect(registered.status, registered.text).toBe(200)
+  expect(registered.status, registered.text).toBe(201)
   const id = registered.body.machine.id
   await anonymous.post(`/api/v1/machines/${id}/activate`, { secret: await machine.activate(registered.body.challenge.credential_file) })
   await api(server, server.adminToken).post(`/api/v1/machines/${id}/approve`)

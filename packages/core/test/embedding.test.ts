@@ -40,7 +40,7 @@ describe("AttestationApp.toWebHandler", () => {
     expect(await call("GET", "/healthz")).toEqual({ status: 200, body: { status: "ok" } })
     expect((await call("GET", "/api/v1/extensions")).body).toMatchObject({ total: 1, extensions: [{ name: "test_notes" }] })
     const registered = await call("POST", "/api/v1/machines/register", { ek_public: fakeEkPem(), hostname: "embedded-1" })
-    expect(registered.status).toBe(200)
+    expect(registered.status).toBe(201)
     const id = registered.body.machine.id
     expect((await call("POST", `/api/v1/machines/${id}/approve`, {}, adminToken)).body.status).toBe("approved")
     expect((await call("POST", `/api/v1/test-notes/machines/${id}/notes`, { text: "hi" }, adminToken)).status).toBe(201)

@@ -4,7 +4,7 @@
  * and the AK. Run again, it reuses the keys in the state directory: it then
  * finishes an interrupted enrollment, or just reports the machine.
  */
-import type { Machine } from "@itl-attestation/core"
+import type { Machine, RegisteredMachine } from "@itl-attestation/core"
 import { Effect, Option } from "effect"
 import * as os from "node:os"
 import { CliFailure } from "../errors.js"
@@ -21,7 +21,10 @@ export interface EnrollOptions {
 }
 
 export interface Enrolled {
-  readonly machine: Machine
+  /** The full record after an activation; registration alone answers only what a machine needs. */
+  readonly machine: Machine | RegisteredMachine
+  /** The hostname this machine registered with. */
+  readonly hostname: string
   /** False when the server already knew this EK. */
   readonly created: boolean
   /** True when this run answered a credential challenge. */
@@ -80,12 +83,12 @@ export const enroll = (options: EnrollOptions) =>
       })
     )
     const { machine, created, challenge } = registration
-    yield* writeState(dir, { ...keys, machine_id: machine.id, ek_fingerprint: machine.ek_fingerprint, hostname: machine.hostname })
-    if (challenge === null) return { machine, created, activated: false } satisfies Enrolled
+    yield* writeState(dir, { ...keys, machine_id: machine.id, ek_fingerprint: machine.ek_fingerprint })
+    if (challenge === null) return { machine, hostname: keys.hostname, created, activated: false } satisfies Enrolled
 
     const secret = yield* activateCredential(dir, keys.ek_alg, Buffer.from(challenge.credential_file, "base64"))
     const activated = yield* agentApi(url, Option.none(), (client) =>
       client.machineRegistration.activate({ path: { id: machine.id }, payload: { secret: secret.toString("base64") } })
     )
-    return { machine: activated, created, activated: true } satisfies Enrolled
+    return { machine: activated, hostname: activated.hostname, created, activated: true } satisfies Enrolled
   })

@@ -4,7 +4,7 @@
  * (no operator token).
  */
 import { Args, Command, Options } from "@effect/cli"
-import type { Machine } from "@itl-attestation/core"
+import type { Machine, RegisteredMachine } from "@itl-attestation/core"
 import { Config, Effect, Option } from "effect"
 import { attest } from "../agent/attest.js"
 import { enroll } from "../agent/enroll.js"
@@ -31,7 +31,18 @@ const stateDir = (given: Option.Option<string>, create = false) => openStateDir(
 const keyAlg = (name: string, what: string) =>
   Options.choice(name, KeyAlg.literals).pipe(Options.withDescription(`${what} algorithm (default rsa)`), Options.optional)
 
-const machineDetails = (m: Machine) =>
+/** Registration answers only part of the record (RegisteredMachine); the rest shows as empty. */
+const machineDetails = (m: Machine | (RegisteredMachine & { readonly hostname: string })) =>
+  "ak_name" in m ? fullDetails(m) : details([
+    ["id", m.id],
+    ["hostname", m.hostname],
+    ["status", m.status],
+    ["ek_fingerprint", m.ek_fingerprint],
+    ["ek_verified", String(m.ek_verified)],
+    ["ek_cert_verified", String(m.ek_cert_verified)]
+  ])
+
+const fullDetails = (m: Machine) =>
   details([
     ["id", m.id],
     ["hostname", m.hostname],
@@ -46,7 +57,7 @@ const machineDetails = (m: Machine) =>
   ])
 
 /** What the machine can do next, given its status. */
-const nextStep = (m: Machine) => {
+const nextStep = (m: Pick<Machine, "id" | "status">) => {
   switch (m.status) {
     case "pending_approval":
       return `awaiting approval: an operator must run \`attestation machine approve ${m.id}\``
@@ -74,7 +85,8 @@ const enrollCommand = Command.make(
       const enrolled = yield* asCliFailure(
         enroll({ dir, url: globals.url, hostname: options.hostname, ekAlg: options.ekAlg, akAlg: options.akAlg })
       )
-      yield* render(globals.output, enrolled.machine, (m) =>
+      const shown = "ak_name" in enrolled.machine ? enrolled.machine : { ...enrolled.machine, hostname: enrolled.hostname }
+      yield* render(globals.output, shown, (m) =>
         [
           machineDetails(m),
           "",

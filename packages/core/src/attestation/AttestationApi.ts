@@ -1,6 +1,6 @@
 import { HttpApiEndpoint, HttpApiGroup } from "@effect/platform"
 import { Schema } from "effect"
-import { BadRequest, Forbidden, NotFound } from "../http/ApiError.js"
+import { BadRequest, Forbidden, NotFound, TooManyRequests } from "../http/ApiError.js"
 import { Machine, MachineId } from "../machines/Machine.js"
 import { Authentication } from "../operators/Authentication.js"
 import { MachineAuthentication } from "../sessions/MachineAuthentication.js"
@@ -13,7 +13,9 @@ export class AttestationApi extends HttpApiGroup.make("attestation")
     HttpApiEndpoint.post("challenge", "/attest/challenge")
       .setPayload(AttestationChallengeRequest)
       .addSuccess(AttestationChallenge)
+      .addError(Forbidden)
       .addError(NotFound)
+      .addError(TooManyRequests)
   )
   .add(
     HttpApiEndpoint.post("attest", "/attest")
@@ -22,6 +24,7 @@ export class AttestationApi extends HttpApiGroup.make("attestation")
       .addError(BadRequest)
       .addError(Forbidden)
       .addError(NotFound)
+      .addError(TooManyRequests)
   )
   .prefix("/api/v1") {}
 
@@ -33,10 +36,10 @@ export class MachineSelfApi extends HttpApiGroup.make("machineSelf")
 
 export class PcrPolicyApi extends HttpApiGroup.make("pcrPolicy")
   .add(HttpApiEndpoint.get("getForMachine", "/machines/:id/pcr-policy").setPath(Schema.Struct({ id: MachineId })).addSuccess(PcrPolicyView).addError(NotFound))
-  .add(HttpApiEndpoint.put("setForMachine", "/machines/:id/pcr-policy").setPath(Schema.Struct({ id: MachineId })).setPayload(PcrPolicy).addSuccess(PcrPolicyView).addError(NotFound))
+  .add(HttpApiEndpoint.put("setForMachine", "/machines/:id/pcr-policy").setPath(Schema.Struct({ id: MachineId })).setPayload(PcrPolicy).addSuccess(PcrPolicyView).addError(NotFound).addError(BadRequest))
   .add(HttpApiEndpoint.del("clearForMachine", "/machines/:id/pcr-policy").setPath(Schema.Struct({ id: MachineId })).addSuccess(PcrPolicyView).addError(NotFound))
   .add(HttpApiEndpoint.get("getDefault", "/pcr-policy").addSuccess(PcrPolicyView))
-  .add(HttpApiEndpoint.put("setDefault", "/pcr-policy").setPayload(PcrPolicy).addSuccess(PcrPolicyView))
+  .add(HttpApiEndpoint.put("setDefault", "/pcr-policy").setPayload(PcrPolicy).addSuccess(PcrPolicyView).addError(BadRequest))
   .add(HttpApiEndpoint.del("clearDefault", "/pcr-policy").addSuccess(PcrPolicyView))
   .addError(Forbidden)
   .middleware(Authentication)

@@ -5,6 +5,7 @@ import { NotFound } from "../http/ApiError.js"
 import { MachineRepo, toMachine } from "../machines/MachineRepo.js"
 import { sqlDefect } from "../db/sqlDefect.js"
 import { CurrentMachine } from "../sessions/CurrentMachine.js"
+import { clientAddress } from "../ratelimit/ClientRateLimits.js"
 import { Attestation } from "./Attestation.js"
 import { PcrPolicies } from "./PcrPolicies.js"
 
@@ -12,7 +13,7 @@ export const AttestationHttp = HttpApiBuilder.group(CoreApi, "attestation", (han
   Effect.map(Attestation, (attestation) =>
     handlers
       .handle("challenge", ({ payload }) => attestation.challenge(payload.machine_id))
-      .handle("attest", ({ payload }) => attestation.attest(payload))
+      .handle("attest", ({ payload, request }) => attestation.attest(payload, clientAddress(request)))
   )
 )
 

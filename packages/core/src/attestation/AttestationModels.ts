@@ -20,8 +20,11 @@ export class AttestationRequest extends Schema.Class<AttestationRequest>("Attest
   quote: Schema.String.pipe(Schema.minLength(1)),
   /** Base64 TPMT_SIGNATURE (`tpm2_quote -s`). */
   signature: Schema.String.pipe(Schema.minLength(1)),
-  /** The quoted PCRs' values. */
-  pcrs: PcrValuesJson
+  /**
+   * The quoted PCRs' values: `{bank: {index: hex}}` with exactly the quoted
+   * PCRs, or the base64 of the file `tpm2_quote -o` wrote.
+   */
+  pcrs: Schema.Union(PcrValuesJson, Schema.String.pipe(Schema.minLength(1)))
 }) {}
 
 export class AttestationResult extends Schema.Class<AttestationResult>("AttestationResult")({

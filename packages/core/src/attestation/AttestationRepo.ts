@@ -10,8 +10,8 @@ export interface NonceRow {
   readonly expired: boolean
 }
 
-/** At most this many outstanding nonces per machine; older ones are dropped. */
-const MAX_OUTSTANDING_NONCES = 8
+/** At most this many unexpired nonces per machine; a further challenge is refused until one is used or expires. */
+export const MAX_OUTSTANDING_NONCES = 8
 
 const parseJson = (value: unknown) => (typeof value === "string" ? JSON.parse(value) : value)
 
@@ -19,20 +19,27 @@ export class AttestationRepo extends Effect.Service<AttestationRepo>()("@itl-att
   effect: Effect.gen(function* () {
     const sql = yield* SqlClient.SqlClient
 
+    /**
+     * Issues a nonce unless the machine already holds MAX_OUTSTANDING_NONCES
+     * unexpired ones; then answers how many seconds until the oldest expires.
+     * Call it inside a transaction that holds the machine's row lock.
+     */
     const insertNonce = (nonce: Buffer, machineId: string, selection: string, ttlSeconds: number) =>
       Effect.gen(function* () {
-        yield* sql`DELETE FROM attestation_nonces WHERE machine_id = ${machineId} AND (expires_at < now() OR nonce IN (
-          SELECT nonce FROM attestation_nonces WHERE machine_id = ${machineId}
-          ORDER BY created_at DESC OFFSET ${MAX_OUTSTANDING_NONCES - 1}))`
+        yield* sql`DELETE FROM attestation_nonces WHERE machine_id = ${machineId} AND expires_at < now()`
+        const [outstanding] = yield* sql<{ count: number; wait: number | null }>`SELECT count(*)::int AS count,
+            ceil(EXTRACT(EPOCH FROM (min(expires_at) - now())))::int AS wait
+          FROM attestation_nonces WHERE machine_id = ${machineId}`
+        if (outstanding!.count >= MAX_OUTSTANDING_NONCES) return { _tag: "Full" as const, retryAfterSeconds: Math.max(1, outstanding!.wait ?? 1) }
         const [row] = yield* sql<{ expires_at: Date }>`INSERT INTO attestation_nonces (nonce, machine_id, pcr_selection, expires_at)
           VALUES (${nonce}, ${machineId}, ${selection}, now() + make_interval(secs => ${ttlSeconds})) RETURNING expires_at`
-        return row!.expires_at
+        return { _tag: "Issued" as const, expiresAt: row!.expires_at }
       })
 
-    /** Single use: the nonce is gone whatever the outcome. */
-    const consumeNonce = (nonce: Buffer) =>
+    /** Single use: the nonce is gone whatever the outcome. Only the machine it was issued to can spend it. */
+    const consumeNonce = (nonce: Buffer, machineId: string) =>
       Effect.map(
-        sql<NonceRow>`DELETE FROM attestation_nonces WHERE nonce = ${nonce}
+        sql<NonceRow>`DELETE FROM attestation_nonces WHERE nonce = ${nonce} AND machine_id = ${machineId}
           RETURNING machine_id, pcr_selection, expires_at < now() AS expired`,
         (rows) => rows[0]
       )

@@ -9,29 +9,63 @@ import { parsePcrSelection, type PcrSelection } from "../tpm/pcr.js"
 
 const BANK_ORDER = ["sha1", "sha256", "sha384", "sha512"] as const
 
-export const PcrBankName = Schema.Literal(...BANK_ORDER)
-export const PcrIndex = Schema.String.pipe(
-  Schema.pattern(/^(?:[0-9]|1[0-9]|2[0-3])$/, { message: () => "PCR index must be 0 to 23" })
-)
-export const HexDigest = Schema.String.pipe(
-  Schema.pattern(/^(?:[0-9a-fA-F]{2}){20,64}$/, { message: () => "must be a hex digest" })
-)
+const CANONICAL_INDEX = /^(?:[0-9]|1[0-9]|2[0-3])$/
+const HEX = /^[0-9a-fA-F]*$/
 
-/** Bank → PCR index → hex value. */
+/**
+ * The problems of one `{bank: {index: hex}}` value, each at its path. Checked
+ * as a whole rather than through the Record's key schema: a Record drops keys
+ * that fail its key schema instead of reporting them, which turned a typo
+ * (`SHA256`) into an empty policy.
+ */
+const pcrValueIssues = (values: Readonly<Record<string, Readonly<Record<string, string>>>>) => {
+  const issues: Array<{ path: ReadonlyArray<string>; message: string }> = []
+  for (const [bank, entries] of Object.entries(values)) {
+    const info = (BANK_ORDER as ReadonlyArray<string>).includes(bank) ? hashByName(bank) : undefined
+    if (info === undefined) {
+      issues.push({ path: [bank], message: `unknown PCR bank; one of ${BANK_ORDER.join(", ")} (lower case)` })
+      continue
+    }
+    for (const [index, hex] of Object.entries(entries)) {
+      if (!CANONICAL_INDEX.test(index)) {
+        issues.push({ path: [bank, index], message: "PCR index must be 0 to 23, in decimal without leading zeros" })
+      } else if (!HEX.test(hex) || hex.length !== info.size * 2) {
+        issues.push({ path: [bank, index], message: `must be ${info.size * 2} hex digits (a ${info.size}-byte ${bank} value)` })
+      }
+    }
+  }
+  return issues
+}
+
+/** Bank → PCR index → hex value; every key and every value's length is checked (400 naming it). */
 export const PcrValuesJson = Schema.Record({
-  // A refined string rather than the literal union: with literal keys every bank would be required.
-  key: Schema.String.pipe(
-    Schema.filter((bank) => (BANK_ORDER as ReadonlyArray<string>).includes(bank), {
-      message: () => `PCR bank must be one of ${BANK_ORDER.join(", ")}`
-    })
-  ),
-  value: Schema.Record({ key: PcrIndex, value: HexDigest })
-})
+  key: Schema.String,
+  value: Schema.Record({ key: Schema.String, value: Schema.String })
+}).pipe(
+  Schema.filter(pcrValueIssues),
+  Schema.annotations({
+    identifier: "PcrValues",
+    description: "`{bank: {index: hex}}`: banks sha1, sha256, sha384, sha512; indexes \"0\" to \"23\"; values of the bank's digest length"
+  })
+)
 export type PcrValuesJson = typeof PcrValuesJson.Type
 
+/** A policy must name at least one PCR, and no bank without PCRs: an empty policy would refuse every quote. */
+export const PcrPolicyValues = PcrValuesJson.pipe(
+  Schema.filter((values) => {
+    const issues: Array<{ path: ReadonlyArray<string>; message: string }> = []
+    const banks = Object.entries(values)
+    if (banks.length === 0) return "a PCR policy must name at least one PCR, e.g. {\"sha256\": {\"7\": \"<64 hex digits>\"}}"
+    for (const [bank, entries] of banks) {
+      if (Object.keys(entries).length === 0) issues.push({ path: [bank], message: "names no PCR; leave the bank out" })
+    }
+    return issues
+  })
+)
+
 export class PcrPolicy extends Schema.Class<PcrPolicy>("PcrPolicy")({
-  /** The values every quote must show; the quote must cover exactly these PCRs. */
-  pcrs: PcrValuesJson
+  /** The values every quote must show; the quote must cover these PCRs. */
+  pcrs: PcrPolicyValues
 }) {}
 
 export class PcrPolicyView extends Schema.Class<PcrPolicyView>("PcrPolicyView")({
@@ -65,16 +99,35 @@ export const decodeValues = (values: PcrValuesJson, field: string): Record<strin
   return out
 }
 
-/** The PCRs (as `bank:index`) whose supplied value differs from the policy, or that were not supplied. */
-export const policyMismatches = (policy: PcrValuesJson, supplied: PcrValuesJson): Array<string> => {
-  const mismatches: Array<string> = []
-  for (const [bank, entries] of Object.entries(policy)) {
-    for (const [index, expected] of Object.entries(entries ?? {})) {
-      const actual = supplied[bank]?.[index]
-      if (actual === undefined || actual.toLowerCase() !== expected.toLowerCase()) mismatches.push(`${bank}:${index}`)
-    }
+/** Verified PCR values: bank name → PCR index → value, exactly the PCRs a signed quote covered. */
+export type VerifiedPcrs = ReadonlyMap<string, ReadonlyMap<number, Buffer>>
+
+/** The policy's PCRs (as `bank:index`) that the quote did not cover: their values are unknown, never a pass. */
+export const uncoveredByQuote = (policy: PcrValuesJson, verified: VerifiedPcrs): Array<string> =>
+  Object.entries(policy).flatMap(([bank, entries]) =>
+    Object.keys(entries).filter((index) => !verified.get(bank)?.has(Number(index))).map((index) => `${bank}:${index}`)
+  )
+
+/** The policy's PCRs (as `bank:index`) whose verified value differs from the policy. */
+export const policyMismatches = (policy: PcrValuesJson, verified: VerifiedPcrs): Array<string> =>
+  Object.entries(policy).flatMap(([bank, entries]) =>
+    Object.entries(entries)
+      .filter(([index, expected]) => {
+        const actual = verified.get(bank)?.get(Number(index))
+        return actual === undefined || actual.toString("hex") !== expected.toLowerCase()
+      })
+      .map(([index]) => `${bank}:${index}`)
+  )
+
+/** Verified values as a policy (trust on first use records exactly what the quote covered). */
+export const policyOf = (verified: VerifiedPcrs): PcrValuesJson => {
+  const out: Record<string, Record<string, string>> = {}
+  for (const bank of BANK_ORDER) {
+    const values = verified.get(bank)
+    if (values === undefined || values.size === 0) continue
+    out[bank] = Object.fromEntries([...values].sort(([a], [b]) => a - b).map(([index, value]) => [String(index), value.toString("hex")]))
   }
-  return mismatches
+  return out
 }
 
 export const parseSelection = (text: string): ReadonlyArray<PcrSelection> => parsePcrSelection(text)

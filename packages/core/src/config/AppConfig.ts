@@ -30,6 +30,12 @@ export interface TpmConfig {
   readonly maxFailedAttestations: number
   /** `session` (TPM-backed session tokens) or the insecure compatibility `ek-fingerprint-header`. */
   readonly machineAuth: "session" | "ek-fingerprint-header"
+  /** New EKs one client address may register per window (0: no limit). */
+  readonly registrationLimit: number
+  readonly registrationLimitWindow: Duration.Duration
+  /** Attestations one client address may send per window whose evidence the machine's AK did not sign (0: no limit). */
+  readonly unverifiedAttestLimit: number
+  readonly unverifiedAttestLimitWindow: Duration.Duration
 }
 
 const hex64 = /^[0-9a-fA-F]{64}$/
@@ -39,6 +45,19 @@ const secret = (name: string, message: string, validation: (value: string) => bo
   Config.string(name).pipe(Config.validate({ message, validation }), Config.map(Redacted.make))
 
 const hexKey = (name: string) => secret(name, "must be 64 hexadecimal characters (32 bytes)", (key) => hex64.test(key))
+
+/** A rate limit's count: a non-negative integer, 0 turning the limit off. */
+const count = (name: string, fallback: number) =>
+  Config.integer(name).pipe(
+    Config.validate({ message: "must be a non-negative integer (0 turns the limit off)", validation: (n) => n >= 0 }),
+    Config.withDefault(fallback)
+  )
+
+const window = (name: string, fallback: Duration.Duration) =>
+  Config.duration(name).pipe(
+    Config.validate({ message: "must be a positive duration, e.g. `1 hour`", validation: (d) => Duration.toMillis(d) > 0 }),
+    Config.withDefault(fallback)
+  )
 
 export const appConfig: Config.Config<AppConfigShape> = Config.all({
   databaseUrl: Config.option(Config.redacted("ITL_DATABASE_URL")),
@@ -69,7 +88,11 @@ export const appConfig: Config.Config<AppConfigShape> = Config.all({
     ),
     machineAuth: Config.literal("session", "ek-fingerprint-header")("ITL_MACHINE_AUTH").pipe(
       Config.withDefault("session" as const)
-    )
+    ),
+    registrationLimit: count("ITL_REGISTRATION_LIMIT", 100),
+    registrationLimitWindow: window("ITL_REGISTRATION_LIMIT_WINDOW", Duration.hours(1)),
+    unverifiedAttestLimit: count("ITL_UNVERIFIED_ATTEST_LIMIT", 10),
+    unverifiedAttestLimitWindow: window("ITL_UNVERIFIED_ATTEST_LIMIT_WINDOW", Duration.minutes(10))
   })
 })
 

@@ -19,9 +19,10 @@ import { sqlDefect } from "../db/sqlDefect.js"
 import { Events } from "../events/Events.js"
 import { BadRequest, Conflict, Forbidden, NotFound, TooManyRequests } from "../http/ApiError.js"
 import { parseEkPublic, type EkKeyError } from "../machines/ekKey.js"
-import { CredentialChallenge, type RegisterMachine, Registration } from "../machines/Machine.js"
+import { CredentialChallenge, NewRegistration, RegisteredMachine, type RegisterMachine, Registration } from "../machines/Machine.js"
 import { machineEvent } from "../machines/machineEvent.js"
 import { MachineRepo, type MachineRow, toMachine } from "../machines/MachineRepo.js"
+import { ClientRateLimits } from "../ratelimit/ClientRateLimits.js"
 import { makeCredential, toTpm2ToolsCredentialFile } from "../tpm/makeCredential.js"
 import { ChallengeRepo } from "./ChallengeRepo.js"
 import { loadCaBundle } from "./ekCertificate.js"
@@ -36,6 +37,19 @@ const badField = (problem: EkKeyError) =>
 
 const sha256 = (data: Uint8Array) => crypto.createHash("sha256").update(data).digest()
 
+/** Statuses in which a machine is not sent a credential challenge: it could not use what it proves. */
+const NO_CHALLENGE = new Set(["locked", "revoked", "rejected"])
+
+/** Only what the (unauthenticated) registering machine needs. */
+const registeredView = (machine: MachineRow, certVerified: boolean) =>
+  new RegisteredMachine({
+    id: machine.id,
+    ek_fingerprint: machine.ek_fingerprint,
+    status: machine.status,
+    ek_verified: machine.ek_verified,
+    ek_cert_verified: machine.ek_verified ? machine.ek_cert_verified : certVerified
+  })
+
 export class Enrollment extends Effect.Service<Enrollment>()("@itl-attestation/core/Enrollment", {
   effect: Effect.gen(function* () {
     const repo = yield* MachineRepo
@@ -43,6 +57,7 @@ export class Enrollment extends Effect.Service<Enrollment>()("@itl-attestation/c
     const audit = yield* AuditLog
     const events = yield* Events
     const config = yield* AppConfig
+    const limits = yield* ClientRateLimits
     const bundle = yield* Option.match(config.tpm.caBundle, {
       onNone: () => Effect.succeed(undefined),
       onSome: (location) =>
@@ -56,6 +71,16 @@ export class Enrollment extends Effect.Service<Enrollment>()("@itl-attestation/c
     const issueChallenge = (machine: MachineRow, keys: EnrollmentKeys, certVerified: boolean) =>
       Effect.gen(function* () {
         const existing = yield* challenges.selectForUpdate(machine.id)
+        // An outstanding challenge for another AK stands until it is answered or expires:
+        // anyone holding the EK's public key could otherwise replace it and make the
+        // machine's own activation fail.
+        if (existing !== undefined && !existing.expired && !existing.ak_name.equals(keys.akName)) {
+          return yield* new Conflict({
+            error: "challenge_outstanding",
+            message: "a credential challenge for another AK of this EK is outstanding; answer it, or register again after it expires",
+            details: { field: "ak_public", expires_at: existing.expires_at.toISOString() }
+          })
+        }
         if (existing !== undefined && existing.age_ms < Duration.toMillis(CHALLENGE_MIN_INTERVAL)) {
           const retryAfter = Math.ceil((Duration.toMillis(CHALLENGE_MIN_INTERVAL) - existing.age_ms) / 1000)
           return yield* new TooManyRequests({
@@ -85,7 +110,7 @@ export class Enrollment extends Effect.Service<Enrollment>()("@itl-attestation/c
         })
       })
 
-    const register = (payload: RegisterMachine) =>
+    const register = (payload: RegisterMachine, clientAddress: string) =>
       Effect.gen(function* () {
         const ek = parseEkPublic(payload.ek_public)
         if (Either.isLeft(ek)) return yield* badField(ek.left)
@@ -106,6 +131,13 @@ export class Enrollment extends Effect.Service<Enrollment>()("@itl-attestation/c
             let machine = yield* repo.findByFingerprint(fingerprint)
             const created = machine === undefined
             if (machine === undefined) {
+              const retryAfter = limits.registrations.blocked(clientAddress)
+              if (retryAfter !== undefined) {
+                return yield* new TooManyRequests({
+                  message: `too many new machines registered from ${clientAddress}; try again later`,
+                  details: { retry_after_seconds: retryAfter }
+                })
+              }
               const sameHost = yield* repo.findByHostname(payload.hostname)
               if (sameHost.length > 0) {
                 return yield* new Conflict({
@@ -124,6 +156,7 @@ export class Enrollment extends Effect.Service<Enrollment>()("@itl-attestation/c
               // Lost a race with a concurrent registration of the same EK: that one created it.
               if (inserted === undefined) return yield* Effect.die(new Error(`concurrent registration of ${fingerprint}`))
               machine = inserted
+              limits.registrations.hit(clientAddress)
               yield* audit.append(actor, {
                 action: "machine.registered",
                 targetType: "machine",
@@ -132,19 +165,27 @@ export class Enrollment extends Effect.Service<Enrollment>()("@itl-attestation/c
               })
               yield* events.append(machineEvent("machine.registered", machine))
             }
-            if (keys === undefined) return new Registration({ machine: toMachine(machine), created, challenge: null })
+            const certVerified = certificate.right.verified
+            const answer = (challenge: CredentialChallenge | null) => {
+              const fields = { machine: registeredView(machine!, certVerified), challenge }
+              return created ? new NewRegistration({ ...fields, created: true }) : new Registration({ ...fields, created: false })
+            }
+            if (keys === undefined) return answer(null)
             if (machine.ek_verified && machine.ak_name !== null) {
-              if (machine.ak_name.equals(keys.right.akName)) {
-                return new Registration({ machine: toMachine(machine), created, challenge: null })
-              }
+              if (machine.ak_name.equals(keys.right.akName)) return answer(null)
               return yield* new Conflict({
                 error: "ak_mismatch",
                 message: "this EK is enrolled with another AK; an operator must delete the machine before it can enroll a new AK",
                 details: { field: "ak_public" }
               })
             }
-            const challenge = yield* issueChallenge(machine, keys.right, certificate.right.verified)
-            return new Registration({ machine: toMachine(machine), created, challenge })
+            if (NO_CHALLENGE.has(machine.status)) {
+              return yield* new Forbidden({
+                error: `machine_${machine.status}`,
+                message: `this machine is ${machine.status}; it is not sent a credential challenge`
+              })
+            }
+            return answer(yield* issueChallenge(machine, keys.right, certVerified))
           })
         )
       }).pipe(sqlDefect, Effect.withSpan("Enrollment.register"))
@@ -203,5 +244,5 @@ export class Enrollment extends Effect.Service<Enrollment>()("@itl-attestation/c
 
     return { register, activate } as const
   }),
-  dependencies: [MachineRepo.Default, ChallengeRepo.Default]
+  dependencies: [MachineRepo.Default, ChallengeRepo.Default, ClientRateLimits.Default]
 }) {}

@@ -14,6 +14,35 @@ export const Hardware = Schema.Record({ key: Schema.String, value: Schema.Unknow
   Schema.annotations({ description: "Free-form hardware details reported by the machine" })
 )
 
+/** Limits on what a registering machine may store about itself (see docs/api.md). */
+export const HARDWARE_LIMITS = { maxBytes: 16 * 1024, maxDepth: 4, maxKeys: 256 } as const
+
+/** Nesting depth of a JSON value (a scalar is 0) and its number of object keys, stopping once past the limits. */
+const shapeOf = (value: unknown, depth = 0): { depth: number; keys: number } => {
+  if (typeof value !== "object" || value === null || depth > HARDWARE_LIMITS.maxDepth) return { depth, keys: 0 }
+  const children = Array.isArray(value) ? value : Object.values(value)
+  let deepest = depth + 1
+  let keys = Array.isArray(value) ? 0 : children.length
+  for (const child of children) {
+    const shape = shapeOf(child, depth + 1)
+    deepest = Math.max(deepest, shape.depth)
+    keys += shape.keys
+    if (deepest > HARDWARE_LIMITS.maxDepth || keys > HARDWARE_LIMITS.maxKeys) break
+  }
+  return { depth: deepest, keys }
+}
+
+/** `hardware` as a machine may send it: at most 16 KiB of JSON, nested at most 4 deep, at most 256 keys in all. */
+export const HardwareInput = Hardware.pipe(
+  Schema.filter((hardware) => {
+    const shape = shapeOf(hardware)
+    if (shape.depth > HARDWARE_LIMITS.maxDepth) return `must not nest objects or arrays more than ${HARDWARE_LIMITS.maxDepth} levels deep`
+    if (shape.keys > HARDWARE_LIMITS.maxKeys) return `must not have more than ${HARDWARE_LIMITS.maxKeys} keys in all`
+    const bytes = Buffer.byteLength(JSON.stringify(hardware), "utf8")
+    return bytes <= HARDWARE_LIMITS.maxBytes || `must be at most ${HARDWARE_LIMITS.maxBytes} bytes as JSON (is ${bytes})`
+  })
+)
+
 export class Machine extends Schema.Class<Machine>("Machine")({
   id: MachineId,
   ek_fingerprint: Schema.String,
@@ -48,7 +77,7 @@ export class RegisterMachine extends Schema.Class<RegisterMachine>("RegisterMach
    */
   ak_public: Schema.optional(Schema.String.pipe(Schema.minLength(1))),
   hostname: Hostname,
-  hardware: Schema.optional(Hardware)
+  hardware: Schema.optional(HardwareInput)
 }) {}
 
 /**
@@ -65,12 +94,43 @@ export class CredentialChallenge extends Schema.Class<CredentialChallenge>("Cred
   expires_at: Schema.String
 }) {}
 
-export class Registration extends Schema.Class<Registration>("Registration")({
-  machine: Machine,
-  /** False when this EK was already known: nothing about the machine changed. */
-  created: Schema.Boolean,
+/**
+ * What registration tells its caller, who is not authenticated (anyone may
+ * hold an EK's public key): what the machine needs to go on, nothing an
+ * operator decided or recorded about it.
+ */
+export class RegisteredMachine extends Schema.Class<RegisteredMachine>("RegisteredMachine")({
+  id: MachineId,
+  ek_fingerprint: Schema.String,
+  status: MachineStatus,
+  /** True once the machine proved its EK by credential activation. */
+  ek_verified: Schema.Boolean,
+  /**
+   * Whether the EK certificate chains to ITL_TPM_CA_BUNDLE: for an enrolled
+   * machine, as recorded at activation; otherwise the verdict on the
+   * certificate sent with this registration (recorded when it activates).
+   */
+  ek_cert_verified: Schema.Boolean
+}) {}
+
+const registrationFields = {
+  machine: RegisteredMachine,
   /** Present when the machine must still prove its EK: answer it at `POST /machines/{id}/activate`. */
   challenge: Schema.NullOr(CredentialChallenge)
+}
+
+/** A known EK (HTTP 200): nothing about the machine changed. */
+export class Registration extends Schema.Class<Registration>("Registration")({
+  ...registrationFields,
+  /** False: the EK was already known. (`created` also tells the two answers apart when encoding.) */
+  created: Schema.Literal(false)
+}) {}
+
+/** A new EK: the machine was created, pending approval (HTTP 201). */
+export class NewRegistration extends Schema.Class<NewRegistration>("NewRegistration")({
+  ...registrationFields,
+  /** True: this registration created the machine. */
+  created: Schema.Literal(true)
 }) {}
 
 export class ActivateCredential extends Schema.Class<ActivateCredential>("ActivateCredential")({

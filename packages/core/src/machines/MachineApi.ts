@@ -3,7 +3,7 @@ import { Schema } from "effect"
 import { BadRequest, Conflict, Forbidden, NotFound, TooManyRequests } from "../http/ApiError.js"
 import { paginationParams } from "../http/Pagination.js"
 import { Authentication } from "../operators/Authentication.js"
-import { ActivateCredential, Machine, MachineId, MachinePage, MachineStatus, RegisterMachine, Registration, TransitionRequest } from "./Machine.js"
+import { ActivateCredential, Machine, MachineId, MachinePage, MachineStatus, NewRegistration, RegisterMachine, Registration, TransitionRequest } from "./Machine.js"
 
 
 /** `POST /api/v1/machines/{id}/<action>`: one lifecycle transition (see lifecycle.ts). */
@@ -21,6 +21,7 @@ export class MachineRegistrationApi extends HttpApiGroup.make("machineRegistrati
     HttpApiEndpoint.post("register", "/machines/register")
       .setPayload(RegisterMachine)
       .addSuccess(Registration)
+      .addSuccess(NewRegistration, { status: 201 })
       .addError(BadRequest)
       .addError(Forbidden)
       .addError(Conflict)

@@ -3,12 +3,13 @@ import { Effect } from "effect"
 import { CoreApi } from "../CoreApi.js"
 import { Enrollment } from "../enrollment/Enrollment.js"
 import { pageOf } from "../http/Pagination.js"
+import { clientAddress } from "../ratelimit/ClientRateLimits.js"
 import { Machines } from "./Machines.js"
 
 export const MachineRegistrationHttp = HttpApiBuilder.group(CoreApi, "machineRegistration", (handlers) =>
   Effect.map(Enrollment, (enrollment) =>
     handlers
-      .handle("register", ({ payload }) => enrollment.register(payload))
+      .handle("register", ({ payload, request }) => enrollment.register(payload, clientAddress(request)))
       .handle("activate", ({ path, payload }) => enrollment.activate(path.id, payload.secret))
   )
 )

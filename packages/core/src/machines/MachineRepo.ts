@@ -95,12 +95,13 @@ export class MachineRepo extends Effect.Service<MachineRepo>()("@itl-attestation
 
     const updateStatus = (
       id: string,
-      change: { status: MachineStatus; statusBeforeLock: MachineStatus | null; reason: string | null },
+      change: { status: MachineStatus; statusBeforeLock: MachineStatus | null; reason: string | null; resetFailures?: boolean },
       approvedBy: string | null
     ) =>
       Effect.map(
         sql<MachineRow>`UPDATE machines SET status = ${change.status}, status_before_lock = ${change.statusBeforeLock},
             status_reason = ${change.reason}, updated_at = now(),
+            failed_attestations = CASE WHEN ${change.resetFailures === true} THEN 0 ELSE failed_attestations END,
             approved_at = CASE WHEN ${approvedBy}::text IS NULL THEN approved_at ELSE now() END,
             approved_by = COALESCE(${approvedBy}::text, approved_by)
           WHERE id = ${id} RETURNING *`,

@@ -59,14 +59,21 @@ export class Machines extends Effect.Service<Machines>()("@itl-attestation/core/
                 details: { current_status: current.status }
               })
             }
+            // Unlocking starts a fresh failure count: one more bad quote must not lock the machine again.
+            const resetFailures = action === "unlock" && current.failed_attestations > 0
             const updated = yield* repo.updateStatus(
               id,
-              { ...change.right, reason: reason ?? null },
+              { ...change.right, reason: reason ?? null, resetFailures },
               action === "approve" ? operator.name : null
             )
             // A locked or revoked machine's sessions end now, not when they expire.
             if (action === "lock" || action === "revoke") yield* sessions.endAll(id)
-            const details = { previous_status: current.status, status: updated.status, ...(reason ? { reason } : {}) }
+            const details = {
+              previous_status: current.status,
+              status: updated.status,
+              ...(reason ? { reason } : {}),
+              ...(resetFailures ? { failed_attestations_reset_from: current.failed_attestations } : {})
+            }
             yield* record(actorOf(operator), eventOf[action], updated, details)
             yield* events.append(machineEvent(eventOf[action], updated, { ...details, actor: operator.name }))
             return toMachine(updated)
