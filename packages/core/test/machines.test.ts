@@ -113,6 +113,55 @@ describe("registration", () => {
     expect((await admin.get("/api/v1/machines?limit=1")).body.total).toBe(before)
   })
 
+  it("answers an unauthenticated caller only what a machine needs, even for a known, approved EK", async () => {
+    const pem = fakeEkPem()
+    const first = await register({ ek_public: pem, hardware: { serial: "S-1" } })
+    await admin.post(`/api/v1/machines/${first.body.machine.id}/approve`, { reason: "racked" })
+    const again = await register({ ek_public: pem, hostname: first.hostname })
+    expect(again.status).toBe(200)
+    expect(Object.keys(again.body.machine).sort()).toEqual(["ek_cert_verified", "ek_fingerprint", "ek_verified", "id", "status"])
+    expect(again.body.machine.status).toBe("approved")
+    for (const leaked of ["approved_by", "hardware", "hostname", "status_reason", "S-1", "racked"]) expect(again.text).not.toContain(leaked)
+  })
+
+  it.each([
+    ["too deep", { a: { b: { c: { d: { e: 1 } } } } }, /^hardware: must not nest .* more than 4 levels/],
+    ["too deep in an array", { a: [[[[1]]]] }, /^hardware: must not nest/],
+    ["too many keys", Object.fromEntries(Array.from({ length: 257 }, (_, i) => [`k${i}`, i])), /^hardware: must not have more than 256 keys/],
+    ["too large", { blob: "x".repeat(16 * 1024) }, /^hardware: must be at most 16384 bytes as JSON/]
+  ])("caps hardware (%s): 400 naming the field, nothing stored", async (_, hardware, message) => {
+    const before = (await admin.get("/api/v1/machines?limit=1")).body.total
+    const response = await register({ hardware })
+    expect(response.status, response.text).toBe(400)
+    expect(response.body.message).toMatch(message)
+    expect((await admin.get("/api/v1/machines?limit=1")).body.total).toBe(before)
+  })
+
+  it("accepts hardware at the limits", async () => {
+    const response = await register({ hardware: { a: { b: { c: { d: 1 } } }, blob: "x".repeat(16 * 1024 - 100) } })
+    expect(response.status, response.text).toBe(201)
+  })
+
+  it("limits new EKs per client address (429 with Retry-After); known EKs are not counted", async () => {
+    const limited = await startServer({ env: { ITL_REGISTRATION_LIMIT: "2" } })
+    try {
+      const client = api(limited)
+      const pem = fakeEkPem()
+      const first = await client.post("/api/v1/machines/register", { ek_public: pem, hostname: "limited-1" })
+      expect(first.status).toBe(201)
+      expect((await client.post("/api/v1/machines/register", { ek_public: fakeEkPem(), hostname: "limited-2" })).status).toBe(201)
+      const third = await client.post("/api/v1/machines/register", { ek_public: fakeEkPem(), hostname: "limited-3" })
+      expect(third.status).toBe(429)
+      expect(third.body.error).toBe("too_many_requests")
+      expect(Number(third.headers.get("retry-after"))).toBeGreaterThan(0)
+      expect((await api(limited, limited.adminToken).get("/api/v1/machines?hostname=limited-3")).body.total).toBe(0)
+      const known = await client.post("/api/v1/machines/register", { ek_public: pem, hostname: "limited-1" })
+      expect(known.status).toBe(200)
+    } finally {
+      await limited.stop()
+    }
+  })
+
   it("answers malformed JSON with a 400 and an oversized body with a 413", async () => {
     const malformed = await anonymous.call("POST", "/api/v1/machines/register", "{not json", { "content-type": "application/json" })
     expect(malformed.status).toBe(400)
