@@ -355,6 +355,18 @@ describe("PCR policies and selections are checked whole", () => {
     }
   })
 
+  it("policies stored before the checks: an empty one counts as none, a malformed one is still shown", async () => {
+    await server.sql("UPDATE machines SET pcr_policy = '{}'::jsonb WHERE id = $1", [id])
+    expect((await admin.get(`/api/v1/machines/${id}/pcr-policy`)).body).toMatchObject({ source: "none", pcr_selection: null })
+    const challenge = await api(server).post("/api/v1/attest/challenge", { machine_id: id })
+    expect(challenge.body.pcr_selection).toBe("sha256:0,1,2,3,4,5,6,7")
+    await server.sql(`UPDATE machines SET pcr_policy = '{"sha1": {"7": "${ZERO}"}}'::jsonb WHERE id = $1`, [id])
+    const legacy = await admin.get(`/api/v1/machines/${id}/pcr-policy`)
+    expect(legacy.status, legacy.text).toBe(200)
+    expect(legacy.body).toMatchObject({ source: "machine", pcr_selection: "sha1:7" })
+    await admin.delete(`/api/v1/machines/${id}/pcr-policy`)
+  })
+
   it("accepts every bank with values of its own length", async () => {
     const pcrs = { sha1: { "0": "00".repeat(20) }, sha256: { "23": ZERO }, sha384: { "7": "00".repeat(48) }, sha512: { "16": "00".repeat(64) } }
     const response = await admin.put(`/api/v1/machines/${id}/pcr-policy`, { pcrs })

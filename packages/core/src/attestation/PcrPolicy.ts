@@ -72,7 +72,8 @@ export class PcrPolicyView extends Schema.Class<PcrPolicyView>("PcrPolicyView")(
   /** `machine`, `default` (the global default) or `none`. */
   source: Schema.Literal("machine", "default", "none"),
   pcr_selection: Schema.NullOr(Schema.String),
-  pcrs: Schema.NullOr(PcrValuesJson)
+  /** As stored: policies saved before the checks were tightened are shown, not refused. */
+  pcrs: Schema.NullOr(Schema.Record({ key: Schema.String, value: Schema.Record({ key: Schema.String, value: Schema.String }) }))
 }) {}
 
 /** What a machine is asked to quote when no policy names PCRs yet (firmware, boot loader, Secure Boot). */
