@@ -154,6 +154,7 @@ export class Attestation extends Effect.Service<Attestation>()("@itl-attestation
 
     const attest = (request: AttestationRequest, clientAddress: string) =>
       Effect.gen(function* () {
+        // Parsing and the signature check are pure; a TpmParseError from either is the client's malformed input.
         const parsed = Either.try({
           try: () => parseEvidence(request.quote, request.signature, request.pcrs),
           catch: (error) => error
@@ -170,7 +171,16 @@ export class Attestation extends Effect.Service<Attestation>()("@itl-attestation
         if (!machine.ek_verified || machine.ak_public === null || machine.ek_public_tpm === null) {
           return yield* new Forbidden({ error: "not_enrolled", message: "this machine has not proven its EK: register with ak_public and activate the credential first" })
         }
-        const signed = checkSigned(evidence, { ekPublicArea: machine.ek_public_tpm, akPublicArea: machine.ak_public })
+        const checked = Either.try({
+          try: () => checkSigned(evidence, { ekPublicArea: machine.ek_public_tpm!, akPublicArea: machine.ak_public! }),
+          catch: (error) => error
+        })
+        if (Either.isLeft(checked)) {
+          const error = checked.left
+          if (!(error instanceof TpmParseError)) return yield* Effect.die(error)
+          return yield* refuseUnsigned(clientAddress, machine.id, new BadRequest({ message: error.message, details: { field: error.field } }))
+        }
+        const signed = checked.right
         if (Either.isLeft(signed)) {
           return yield* refuseUnsigned(clientAddress, machine.id, new Forbidden({ error: signed.left, message: messages[signed.left] }))
         }
