@@ -17,19 +17,26 @@
  * Databases: the embedded PGlite always; PostgreSQL too when PROBE_DATABASE_URL
  * (or BENCH_DATABASE_URL, or TEST_DATABASE_URL) names a server (a fresh
  * database is created there and dropped afterwards). PROBE_TIMEOUT (ms per
- * request, default 15000).
+ * request, default 15000), PROBE_LOG (a file to which every request and its
+ * status is appended), PROBE_SERVER_ENV (a JSON object of further ITL_*
+ * settings for the server under test).
  */
 import * as crypto from "node:crypto"
+import * as fs from "node:fs"
 import * as http from "node:http"
 import { fileURLToPath } from "node:url"
 import { startChild } from "./lib/child.js"
 import { embeddedDatabase, postgresDatabase } from "./lib/database.js"
 import { generateEkPems } from "./lib/keys.js"
-import { inputsFor } from "./lib/probeInputs.js"
+import { FRESH_MACHINE, inputsFor } from "./lib/probeInputs.js"
 
 const SERVER_PROGRAM = fileURLToPath(new URL("./lib/serverWithSecretVault.js", import.meta.url))
 const TIMEOUT = Number(process.env.PROBE_TIMEOUT ?? 15_000)
 const POSTGRES_URL = process.env.PROBE_DATABASE_URL || process.env.BENCH_DATABASE_URL || process.env.TEST_DATABASE_URL || ""
+/** PROBE_LOG=<file>: one line per request (database, input, status), for whoever fixes what the report lists. */
+const LOG_FILE = process.env.PROBE_LOG ?? ""
+/** PROBE_SERVER_ENV: a JSON object of further ITL_* settings for the server (e.g. a registration rate limit). */
+const EXTRA_ENV = JSON.parse(process.env.PROBE_SERVER_ENV || "{}")
 const log = (line) => console.error(`[probe] ${line}`)
 
 /** What in a response body betrays internals. */
@@ -99,7 +106,7 @@ const call = async (base, method, path, token, payload) => {
 
 /** Real records for path parameters and bodies, made through the API. */
 const makeFixtures = async (base, admin) => {
-  const pems = generateEkPems(400)
+  const pems = generateEkPems(2000)
   let nextPem = 0
   const viewer = (await call(base, "POST", "/api/v1/operators/tokens", admin, { name: "probe-viewer", role: "viewer" })).token
   const { machine } = await call(base, "POST", "/api/v1/machines/register", undefined, { ek_public: pems[nextPem++], hostname: "probe-fixture" })
@@ -112,6 +119,7 @@ const makeFixtures = async (base, admin) => {
     sharedId: shared.shared_secret_id,
     secretId: secret.secret_id,
     pem: () => pems[nextPem++ % pems.length],
+    unprepared: [],
     pathValue: (template, param) => {
       if (template.includes("/shared-secrets/by-name/")) return "probe-shared"
       if (template.startsWith("/api/v1/shared-secrets/")) return shared.shared_secret_id
@@ -142,6 +150,21 @@ const snapshot = async (base, admin, fx) => {
   return { audit_rows: audit, machines, operator_tokens: tokens, shared_secrets: shared, machine_secrets: secrets, access_grants: grants, global_pcr_policy: JSON.stringify(policy), fixture_machine: JSON.stringify(machine) }
 }
 
+/** The status changes that bring a new (pending) machine to where `action` starts from. */
+const STEPS_BEFORE = { approve: [], reject: [], lock: ["approve"], unlock: ["approve", "lock"], revoke: ["approve"] }
+
+/** A new machine ready for `action`; the fixture machine if the server refuses to make one (e.g. a rate limit). */
+const freshMachine = async (base, admin, fx, action) => {
+  try {
+    const { machine } = await call(base, "POST", "/api/v1/machines/register", undefined, { ek_public: fx.pem(), hostname: `probe-fresh-${crypto.randomBytes(3).toString("hex")}` })
+    for (const step of STEPS_BEFORE[action]) await call(base, "POST", `/api/v1/machines/${machine.id}/${step}`, admin, {})
+    return machine.id
+  } catch (error) {
+    fx.unprepared.push(`${action}: ${error.message.slice(0, 160)}`)
+    return fx.machineId
+  }
+}
+
 const changes = (before, after) => Object.keys(before).filter((k) => before[k] !== after[k])
 
 const describeInput = (request, role) => `${request.method} ${request.path.length > 90 ? request.path.slice(0, 87) + "..." : request.path} [${role}] ${request.what}`
@@ -154,7 +177,8 @@ const probeDatabase = async (database) => {
     ITL_HOST: "127.0.0.1",
     ITL_ADMIN_TOKEN: admin,
     ITL_SHARED_SECRET_MASTER_KEY: crypto.randomBytes(32).toString("hex"),
-    ...database.serverEnv
+    ...database.serverEnv,
+    ...EXTRA_ENV
   }, { quiet: true })
   const base = server.url
   const found = {
@@ -170,15 +194,22 @@ const probeDatabase = async (database) => {
       Object.entries(item).filter(([method]) => ["get", "post", "put", "delete", "patch"].includes(method)).map(([method, op]) => [template, method, op])
     )
     found.operations = operations.length
+    found.unprepared = fx.unprepared
     for (const [template, method, operation] of operations) {
       const inputs = inputsFor(spec, template, method, operation, fx)
       const baselineStatus = {}
       for (const [role, token] of roles) {
-        for (const request of inputs) {
-          if (request.only !== undefined ? request.only !== role : role !== "admin" && !request.short) continue
+        for (const planned of inputs) {
+          if (planned.only !== undefined ? planned.only !== role : role !== "admin" && !planned.short) continue
+          let request = planned
+          if (request.path.includes(FRESH_MACHINE)) {
+            request = { ...request, path: request.path.replace(FRESH_MACHINE, await freshMachine(base, admin, fx, request.fresh)) }
+            state = await snapshot(base, admin, fx)
+          }
           const result = await send(base, request, token)
           found.tried++
           const input = describeInput(request, role)
+          if (LOG_FILE) fs.appendFileSync(LOG_FILE, `${database.kind}\t${input}\t${result.status ?? result.outcome}\n`)
           if (result.outcome === "hung") found.hung.push(`${input} -> no answer within ${TIMEOUT} ms`)
           else if (result.outcome !== "answered") found.dropped.push(`${input} -> ${result.outcome}: ${result.detail}`)
           else {
@@ -227,6 +258,7 @@ const printDetails = (f) => {
   section("rejected input (400/404/409/413/415/422) that changed state", f.rejectedChanged)
   section("refusals (401/403/429) that changed state (attestation failures are audited by design)", f.refusedChanged)
   section("validated before authorized (viewer/unauthenticated got 4xx other than 401/403 where the plain request is refused)", f.validatedFirst)
+  if (f.unprepared?.length) section("status-change inputs sent to the fixture machine (a new machine could not be made)", f.unprepared)
   console.log(`\nlargest error body: ${f.largest.bytes} bytes (${f.largest.input})`)
 }
 

@@ -16,6 +16,8 @@ const DEEP = 3000
 const URL_NUL = "a%00b"
 const URL_SURROGATE = "a%ED%A0%80b"
 const DEEP_MARK = "__probe_deep__"
+/** Stands for a machine the runner makes for that one request. */
+export const FRESH_MACHINE = "__probe_fresh_machine__"
 const deepArray = "[".repeat(DEEP) + "]".repeat(DEEP)
 
 const resolve = (spec, schema) => {
@@ -117,11 +119,18 @@ export const inputsFor = (spec, template, method, operation, fx) => {
   // A DELETE of a resource by id targets an id that does not exist, except where the id itself is the input:
   // the fixtures must survive every input that a correct server would refuse for another reason.
   const deletes = M === "DELETE" && /\{id\}$/.test(template)
-  const path = deletes ? fillPath(template, fx, { id: crypto.randomUUID() }) : fillPath(template, fx)
+  // A status change needs a machine in the status it starts from, or every input stops at 409: the runner
+  // replaces FRESH_MACHINE with a new machine brought to that status (see `fresh`).
+  const fresh = M === "POST" ? /^\/api\/v1\/machines\/\{id\}\/(approve|reject|lock|unlock|revoke)$/.exec(template)?.[1] : undefined
+  const path = deletes
+    ? fillPath(template, fx, { id: crypto.randomUUID() })
+    : fresh
+      ? fillPath(template, fx, { id: FRESH_MACHINE })
+      : fillPath(template, fx)
   const out = []
   const add = (what, { p = path, body, headers = {}, chunked = false, short = false, only } = {}) => {
     const raw = body === undefined ? (hasBody ? json(base()) : undefined) : body
-    out.push({ method: M, path: p, what, body: raw, chunked, short, only, headers: raw === undefined ? headers : { "content-type": "application/json", ...headers } })
+    out.push({ method: M, path: p, what, body: raw, chunked, short, only, fresh, headers: raw === undefined ? headers : { "content-type": "application/json", ...headers } })
   }
 
   // Never the plain valid request for DELETE: it would remove a fixture the rest needs.
@@ -151,6 +160,7 @@ export const inputsFor = (spec, template, method, operation, fx) => {
       variant("negative", -1)
       variant("huge", 1e308)
       variant("fraction", 1.5)
+      add(`${field}: NaN literal (not JSON)`, { body: json({ ...base(), [field]: DEEP_MARK }).replace(`"${DEEP_MARK}"`, "NaN") })
     }
   }
 
