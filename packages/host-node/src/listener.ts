@@ -79,12 +79,14 @@ export const listen = (
       () =>
         Effect.async<void>((resume) => {
           if (closed) return resume(Effect.void)
-          server.once("close", () => resume(Effect.void))
+          const timer = setTimeout(() => server.closeAllConnections(), Duration.toMillis(CLOSE_GRACE))
+          server.once("close", () => {
+            clearTimeout(timer)
+            resume(Effect.void)
+          })
           if (server.listening) server.close()
           server.closeIdleConnections()
-        }).pipe(
-          Effect.timeoutTo({ duration: CLOSE_GRACE, onSuccess: () => undefined, onTimeout: () => server.closeAllConnections() })
-        )
+        })
     )
     const bound = server.address()
     const address =
@@ -103,12 +105,15 @@ export const listen = (
       // Responses not yet started carry `Connection: close`, and their connection ends after them.
       for (const response of inFlight) if (!response.headersSent) response.shouldKeepAlive = false
       server.closeIdleConnections()
-      const finished = yield* Effect.async<void>((resume) => {
-        if (inFlight.size === 0) return resume(Effect.void)
-        settled = () => resume(Effect.void)
-      }).pipe(
-        Effect.timeoutTo({ duration: options.shutdownTimeout, onSuccess: () => true, onTimeout: () => false })
-      )
+      // Own timer rather than Effect.timeout: finalizers are uninterruptible, so a timeout could not stop the wait.
+      const finished = yield* Effect.async<boolean>((resume) => {
+        if (inFlight.size === 0) return resume(Effect.succeed(true))
+        const timer = setTimeout(() => resume(Effect.succeed(false)), Duration.toMillis(options.shutdownTimeout))
+        settled = () => {
+          clearTimeout(timer)
+          resume(Effect.succeed(true))
+        }
+      })
       if (finished) {
         yield* Effect.logInfo(`shutting down: ${pending} in-flight request(s) finished`)
       } else {
