@@ -57,11 +57,7 @@ export const listen = (
       inFlight.add(response)
       response.once("close", () => {
         inFlight.delete(response)
-        if (state !== "draining") return
-        // A keep-alive connection whose response headers went out before the
-        // drain began is idle only once this response is done.
-        setImmediate(() => server.closeIdleConnections())
-        if (inFlight.size === 0) settled?.()
+        if (state === "draining" && inFlight.size === 0) settled?.()
       })
       handler(request, response)
     })
@@ -104,7 +100,6 @@ export const listen = (
       )
       // Responses not yet started carry `Connection: close`, and their connection ends after them.
       for (const response of inFlight) if (!response.headersSent) response.shouldKeepAlive = false
-      server.closeIdleConnections()
       // Own timer rather than Effect.timeout: finalizers are uninterruptible, so a timeout could not stop the wait.
       const finished = yield* Effect.async<boolean>((resume) => {
         if (inFlight.size === 0) return resume(Effect.succeed(true))
@@ -122,6 +117,14 @@ export const listen = (
         )
         server.closeAllConnections()
       }
+      // Idle keep-alive connections are closed last, not at once: a request a client
+      // already sent may still sit unread in the socket, and closing would reset it.
+      // While in-flight requests finished, such requests were read and answered 503;
+      // one more turn of the event loop reads any that arrived just now.
+      yield* Effect.async<void>((resume) => {
+        setImmediate(() => setImmediate(() => resume(Effect.void)))
+      })
+      server.closeIdleConnections()
     })
 
     return {

@@ -72,8 +72,10 @@ describe("shutdown", () => {
       const server = await spawnServe(vars)
       await server.waitFor(/listening on/, 90_000)
       const agent = new http.Agent({ keepAlive: true, maxSockets: 40 })
-      // Open keep-alive connections.
-      const warm = await Promise.all(Array.from({ length: 20 }, () => request(server.url, { path: "/healthz", agent })))
+      // Open 40 keep-alive connections: the writes below reuse them, so each is in flight on a connection
+      // the server has accepted (a connection still in the kernel's backlog when the listener closes is reset
+      // by the kernel: refused, as a connection after shutdown is).
+      const warm = await Promise.all(Array.from({ length: 40 }, () => request(server.url, { path: "/healthz", agent })))
       expect(warm.every((w) => w.status === 200)).toBe(true)
 
       const auth = { authorization: `Bearer ${adminToken}` }
