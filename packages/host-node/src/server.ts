@@ -1,8 +1,9 @@
 /**
  * The reference server: the composed app on Node's HTTP(S) server.
- * The port is bound only once the app is built; shutdown is graceful: interrupting the layer (SIGTERM/SIGINT under
- * `NodeRuntime.runMain`) stops accepting, lets in-flight requests finish,
- * then runs every finalizer (background fibers, database). See listener.ts.
+ * The port is bound only once the app is built; shutdown is graceful:
+ * interrupting the layer (SIGTERM/SIGINT under `NodeRuntime.runMain`) stops
+ * accepting, lets in-flight requests finish, then runs every finalizer
+ * (background fibers, database). See listener.ts.
  */
 import { FileSystem, HttpIncomingMessage, HttpLayerRouter, HttpMiddleware } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
@@ -37,6 +38,9 @@ export interface ServerInfo {
 }
 
 export class RunningServer extends Effect.Tag("@itl-attestation/host-node/RunningServer")<RunningServer, ServerInfo>() {}
+
+/** The bound HTTP(S) socket (listener.ts), for the URL and for handing it the app. */
+class BoundListener extends Context.Tag("@itl-attestation/host-node/BoundListener")<BoundListener, Listener>() {}
 
 /** Needs `AppConfig` and `HostConfig` (`.Default` reads the environment); outputs what started. */
 export const serverLayer = (options: ServerOptions = {}) =>
@@ -85,8 +89,6 @@ export const serverLayer = (options: ServerOptions = {}) =>
       return Layer.provide(info, served).pipe(Layer.merge(served))
     })
   )
-
-class BoundListener extends Context.Tag("@itl-attestation/host-node/BoundListener")<BoundListener, Listener>() {}
 
 export const bannerLines = (info: ServerInfo, dataDir: string): Array<string> => {
   const { report } = info
