@@ -2,6 +2,7 @@
 import { HttpApi, OpenApi } from "@effect/platform"
 import { AttestationApi, MachineSelfApi, PcrPolicyApi } from "./attestation/AttestationApi.js"
 import { AuditApi } from "./audit/AuditApi.js"
+import { KeyringApi } from "./keyring/KeyringApi.js"
 import { MachineApi, MachineRegistrationApi } from "./machines/MachineApi.js"
 import { OperatorApi } from "./operators/OperatorApi.js"
 import { SystemApi } from "./system/SystemApi.js"
@@ -15,5 +16,6 @@ export class CoreApi extends HttpApi.make("attestation")
   .add(PcrPolicyApi)
   .add(OperatorApi)
   .add(AuditApi)
+  .add(KeyringApi)
   .annotate(OpenApi.Title, "ITL Attestation Platform")
   .annotate(OpenApi.Description, "TPM 2.0 machine attestation: registry, lifecycle, audit, extensions") {}
