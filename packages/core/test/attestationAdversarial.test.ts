@@ -254,6 +254,27 @@ describe("challenges", () => {
     }
   })
 
+  it("an outstanding credential challenge is not replaced by a registration with the same AK either: it is sent again", async () => {
+    const server = await startServer()
+    const anonymous = api(server)
+    try {
+      const first = await anonymous.post("/api/v1/machines/register", { ek_public: machine.ekPublic, ak_public: machine.akPublic, hostname: "victim" })
+      expect(first.status).toBe(201)
+      // Past the 10 s reissue interval: anyone who saw the machine's public keys replays them.
+      await server.sql("UPDATE enrollment_challenges SET created_at = now() - interval '1 minute'")
+      const replayed = await anonymous.post("/api/v1/machines/register", { ek_public: machine.ekPublic, ak_public: machine.akPublic, hostname: "victim" })
+      expect(replayed.status, replayed.text).toBe(200)
+      expect(replayed.body.challenge).toEqual(first.body.challenge)
+      // The machine answers the challenge it got first, and that proves its EK.
+      const secret = await machine.activate(first.body.challenge.credential_file)
+      const activated = await anonymous.post(`/api/v1/machines/${first.body.machine.id}/activate`, { secret })
+      expect(activated.status, activated.text).toBe(200)
+      expect(activated.body.ek_verified).toBe(true)
+    } finally {
+      await server.stop()
+    }
+  })
+
   it("locked, revoked and rejected machines are sent no challenge of either kind", async () => {
     const s = await enrolled()
     try {

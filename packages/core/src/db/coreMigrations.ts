@@ -159,6 +159,16 @@ const indexLowerHostname = Effect.flatMap(SqlClient.SqlClient, (sql) =>
   sql`CREATE INDEX machines_hostname_lower_idx ON machines (lower(hostname))`
 )
 
+/**
+ * The outstanding credential is kept (it is encrypted to the EK: only that TPM
+ * opens it), so that a repeated registration with the same AK is sent the same
+ * challenge instead of replacing it: replacing would let anyone who knows the
+ * machine's public keys make its activation fail.
+ */
+const keepOutstandingCredential = Effect.flatMap(SqlClient.SqlClient, (sql) =>
+  sql`ALTER TABLE enrollment_challenges ADD COLUMN credential_blob bytea, ADD COLUMN encrypted_secret bytea`
+)
+
 export const coreMigrations: MigrationSet = {
   "0001_operator_tokens": createOperators,
   "0002_machines": createMachines,
@@ -166,5 +176,6 @@ export const coreMigrations: MigrationSet = {
   "0004_events": createEvents,
   "0005_keyring": createKeyring,
   "0006_tpm_identity": createTpmIdentity,
-  "0007_machines_hostname_lower": indexLowerHostname
+  "0007_machines_hostname_lower": indexLowerHostname,
+  "0008_enrollment_challenge_credential": keepOutstandingCredential
 }

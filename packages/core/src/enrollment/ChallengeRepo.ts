@@ -9,6 +9,9 @@ export interface ChallengeRow {
   readonly ek_public_tpm: Buffer
   readonly ek_cert_verified: boolean
   readonly secret_hash: Buffer
+  /** The credential as sent (null for challenges issued before it was kept). */
+  readonly credential_blob: Buffer | null
+  readonly encrypted_secret: Buffer | null
   readonly created_at: Date
   readonly expires_at: Date
   /** Computed by the database, so several instances agree on time. */
@@ -35,16 +38,21 @@ export class ChallengeRepo extends Effect.Service<ChallengeRepo>()("@itl-attesta
       ek_public_tpm: Buffer
       ek_cert_verified: boolean
       secret_hash: Buffer
+      credential_blob: Buffer
+      encrypted_secret: Buffer
       ttlSeconds: number
     }) =>
       Effect.map(
         sql<{ expires_at: Date }>`INSERT INTO enrollment_challenges
-            (machine_id, ak_public, ak_name, ek_public_tpm, ek_cert_verified, secret_hash, created_at, expires_at)
+            (machine_id, ak_public, ak_name, ek_public_tpm, ek_cert_verified, secret_hash, credential_blob, encrypted_secret,
+             created_at, expires_at)
           VALUES (${row.machine_id}, ${row.ak_public}, ${row.ak_name}, ${row.ek_public_tpm}, ${row.ek_cert_verified},
-                  ${row.secret_hash}, now(), now() + make_interval(secs => ${row.ttlSeconds}))
+                  ${row.secret_hash}, ${row.credential_blob}, ${row.encrypted_secret}, now(),
+                  now() + make_interval(secs => ${row.ttlSeconds}))
           ON CONFLICT (machine_id) DO UPDATE SET ak_public = EXCLUDED.ak_public, ak_name = EXCLUDED.ak_name,
             ek_public_tpm = EXCLUDED.ek_public_tpm, ek_cert_verified = EXCLUDED.ek_cert_verified,
-            secret_hash = EXCLUDED.secret_hash, created_at = EXCLUDED.created_at, expires_at = EXCLUDED.expires_at
+            secret_hash = EXCLUDED.secret_hash, credential_blob = EXCLUDED.credential_blob,
+            encrypted_secret = EXCLUDED.encrypted_secret, created_at = EXCLUDED.created_at, expires_at = EXCLUDED.expires_at
           RETURNING expires_at`,
         (rows) => rows[0]!.expires_at
       )

@@ -50,6 +50,14 @@ const registeredView = (machine: MachineRow, certVerified: boolean) =>
     ek_cert_verified: machine.ek_verified ? machine.ek_cert_verified : certVerified
   })
 
+const challengeView = (credential: { readonly credentialBlob: Buffer; readonly encryptedSecret: Buffer }, expiresAt: Date) =>
+  new CredentialChallenge({
+    credential_blob: credential.credentialBlob.toString("base64"),
+    encrypted_secret: credential.encryptedSecret.toString("base64"),
+    credential_file: toTpm2ToolsCredentialFile(credential).toString("base64"),
+    expires_at: expiresAt.toISOString()
+  })
+
 export class Enrollment extends Effect.Service<Enrollment>()("@itl-attestation/core/Enrollment", {
   effect: Effect.gen(function* () {
     const repo = yield* MachineRepo
@@ -81,6 +89,11 @@ export class Enrollment extends Effect.Service<Enrollment>()("@itl-attestation/c
             details: { field: "ak_public", expires_at: existing.expires_at.toISOString() }
           })
         }
+        // The same AK asking again (a retry, or someone replaying the machine's public
+        // keys) is sent the outstanding challenge, never a replacement for it.
+        if (existing !== undefined && !existing.expired && existing.credential_blob !== null && existing.encrypted_secret !== null) {
+          return challengeView({ credentialBlob: existing.credential_blob, encryptedSecret: existing.encrypted_secret }, existing.expires_at)
+        }
         if (existing !== undefined && existing.age_ms < Duration.toMillis(CHALLENGE_MIN_INTERVAL)) {
           const retryAfter = Math.ceil((Duration.toMillis(CHALLENGE_MIN_INTERVAL) - existing.age_ms) / 1000)
           return yield* new TooManyRequests({
@@ -100,14 +113,11 @@ export class Enrollment extends Effect.Service<Enrollment>()("@itl-attestation/c
           ek_public_tpm: Buffer.from(keys.ekPublic.publicArea),
           ek_cert_verified: certVerified,
           secret_hash: sha256(secret),
+          credential_blob: credential.credentialBlob,
+          encrypted_secret: credential.encryptedSecret,
           ttlSeconds: Duration.toSeconds(CHALLENGE_TTL)
         })
-        return new CredentialChallenge({
-          credential_blob: credential.credentialBlob.toString("base64"),
-          encrypted_secret: credential.encryptedSecret.toString("base64"),
-          credential_file: toTpm2ToolsCredentialFile(credential).toString("base64"),
-          expires_at: expiresAt.toISOString()
-        })
+        return challengeView(credential, expiresAt)
       })
 
     const register = (payload: RegisterMachine, clientAddress: string) =>
