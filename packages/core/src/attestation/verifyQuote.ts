@@ -1,7 +1,7 @@
 /**
- * The cryptographic checks of one attestation, in the order of the TPM notes
- * (§8.5), as a pure function: which AK signed, over which nonce, covering
- * which PCRs, with which values. Policy is checked by the caller.
+ * The cryptographic checks of one attestation, as a pure function: which AK
+ * signed, over which nonce, covering which PCRs, with which values (the order
+ * is explained in docs/tpm.md). Policy is checked by the caller.
  */
 import { Either } from "effect"
 import { hashInfo, requireHash } from "../tpm/algorithms.js"

@@ -1,5 +1,5 @@
 /**
- * The extension contract (DESIGN.md §4). An extension is a value: its name,
+ * The extension contract (docs/architecture.md). An extension is a value: its name,
  * version, description, SQL migrations, and one Layer that contributes its
  * routes (through its own HttpApi and `HttpLayerRouter.addHttpApi`), its
  * services and its background fibers. It depends on the core only.

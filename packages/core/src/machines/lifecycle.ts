@@ -1,5 +1,5 @@
 /**
- * The machine lifecycle (DESIGN.md §6) as one pure function, so the table
+ * The machine lifecycle as one pure function, so the table
  * is read in one place:
  *
  *   pending_approval --approve--> approved --(good attestation)--> attested

@@ -17,7 +17,7 @@ const SEED = Buffer.from(Array.from({ length: 32 }, (_, i) => i));
 const VECTOR_NAME = hex("000b4d93691449b675537399ed7ecd811cc1e508818910d75d920bf817a5eb68e656");
 const VECTOR_SECRET = Buffer.from("sixteen-byte-sec", "ascii");
 
-describe("KDFs (notes §5.3-5.5, 5.8)", () => {
+describe("KDFs (KDFa, KDFe) and MakeCredential against known vectors", () => {
   it("KDFa STORAGE / INTEGRITY keys match the vector", () => {
     const empty = Buffer.alloc(0);
     expect(kdfa(TPM_ALG.SHA256, SEED, "STORAGE", VECTOR_NAME, empty, 128).toString("hex")).toBe(
@@ -43,7 +43,7 @@ describe("makeCredential", () => {
   const ekRsa = parseTpm2bPublic(FX.ekRsaPub, "ek_public");
   const ekEcc = parseTpm2bPublic(FX.ekEccPub, "ek_public");
 
-  it("deterministic part matches the §5.8 vector", () => {
+  it("deterministic part (fixed seed) matches the known vector", () => {
     const r = makeCredential({ ekPublic: ekRsa, objectName: VECTOR_NAME, secret: VECTOR_SECRET, seed: SEED });
     const idObject =
       "00204ea47b622876467153bff9156667036bf629546ae63bd30390bfcbe73fda8ae06ca81b43b5ecf42f35a1872b32c85b6dfa57";

@@ -13,7 +13,7 @@ import {
 import { FX } from "./fixtures.js";
 
 describe("object names", () => {
-  it("matches the notes' test vector (ECC AK)", () => {
+  it("matches a known test vector (ECC AK)", () => {
     const pub = Buffer.from(
       "00580023000b00050072000000100018000b0003001000204183fb7f046b94205bf6f8496097bf7c878cb05eab0044e944b7aaa6c879ef3d" +
         "0020515b2df388f9b8d991e8aad8f4af082f0e90dd23f8134f205ad61755e250905b",

@@ -81,7 +81,7 @@ describe("swtpm + tpm2-tools", () => {
     return ak;
   }
 
-  /** The EK's PolicySecret(TPM_RH_ENDORSEMENT) session, exactly as in the notes (§6 step 7). */
+  /** The EK's PolicySecret(TPM_RH_ENDORSEMENT) session, as docs/tpm.md gives the commands. */
   async function activate(akCtx: string, ekCtx: string, credFile: string, out: string): Promise<Buffer> {
     const session = `session-${out}.ctx`;
     await tpm.run("tpm2_startauthsession", ["--policy-session", "-S", session]);
