@@ -1,0 +1,144 @@
+/**
+ * Checks every request's raw input against the rules of inputLimits.ts before
+ * routing, so no endpoint (core or extension, authenticated or not) ever
+ * decodes a body that is too large, too deep, not UTF-8, or that holds text
+ * PostgreSQL cannot store exactly. These rules are the same for every URL, so
+ * answering them before authorization reveals nothing about an endpoint.
+ *
+ * The body is read here, once, and handed on through a request whose
+ * text/json/arrayBuffer return what was read. Reading it ourselves (rather
+ * than through the platform's reader, which destroys the socket when the
+ * limit is passed) lets a chunked body over the limit get its 413: the rest
+ * of the upload is discarded instead.
+ */
+import { HttpMethod, HttpServerRequest, HttpServerResponse, UrlParams } from "@effect/platform"
+import { Effect, Stream } from "effect"
+import * as http from "node:http"
+import { errorBody } from "./ApiError.js"
+import {
+  exceedsJsonDepth,
+  findPathProblem,
+  findQueryProblem,
+  findTextProblem,
+  type InputProblem,
+  MAX_JSON_DEPTH
+} from "./inputLimits.js"
+
+const json = (status: number, body: unknown) => HttpServerResponse.unsafeJson(body, { status })
+
+export const badInput = (problem: InputProblem) =>
+  json(
+    400,
+    errorBody(
+      "bad_request",
+      problem.field === "" ? problem.message : `${problem.field}: ${problem.message}`,
+      problem.field === "" ? undefined : { fields: [problem.field] }
+    )
+  )
+
+const tooLarge = (maxBodyBytes: number) => json(413, errorBody("payload_too_large", `request body exceeds ${maxBodyBytes} bytes`))
+
+type BodyRead =
+  | { readonly _tag: "Body"; readonly bytes: Uint8Array }
+  | { readonly _tag: "TooLarge" }
+  | { readonly _tag: "Unreadable" }
+
+/** Reads a Node request body up to `max` bytes; past it, the rest is drained and dropped so the answer can still be read. */
+const readNodeBody = (source: http.IncomingMessage, max: number) =>
+  Effect.async<BodyRead, Error>((resume) => {
+    const chunks: Array<Buffer> = []
+    let size = 0
+    const cleanup = () => {
+      source.off("data", onData)
+      source.off("end", onEnd)
+      source.off("error", onError)
+    }
+    const onData = (chunk: Buffer) => {
+      size += chunk.length
+      if (size > max) {
+        cleanup()
+        source.resume()
+        resume(Effect.succeed({ _tag: "TooLarge" }))
+        return
+      }
+      chunks.push(chunk)
+    }
+    const onEnd = () => {
+      cleanup()
+      resume(Effect.succeed({ _tag: "Body", bytes: Buffer.concat(chunks) }))
+    }
+    const onError = (error: Error) => {
+      cleanup()
+      resume(Effect.fail(error))
+    }
+    source.on("data", onData)
+    source.once("end", onEnd)
+    source.once("error", onError)
+    return Effect.sync(cleanup)
+  })
+
+const readBody = (request: HttpServerRequest.HttpServerRequest, max: number): Effect.Effect<BodyRead, unknown> =>
+  request.source instanceof http.IncomingMessage
+    ? // A client that goes away mid-upload gets no answer anyway; the error is the client's, not a 500.
+      Effect.catchAll(readNodeBody(request.source, max), () => Effect.succeed({ _tag: "Unreadable" } as const))
+    : // Web handlers (embedding): the platform's reader enforces the limit; its failure becomes the 413 in ErrorMiddleware.
+      Effect.map(request.arrayBuffer, (buffer) => ({ _tag: "Body", bytes: new Uint8Array(buffer) }) as const)
+
+/** The same request, whose body accessors return what has already been read. */
+const withBody = (request: HttpServerRequest.HttpServerRequest, bytes: Uint8Array, text: string, parsed?: { value: unknown }) => {
+  const wrapped = Object.create(request) as Record<string, unknown>
+  const textEffect = Effect.succeed(text)
+  Object.defineProperties(wrapped, {
+    text: { value: textEffect },
+    json: { value: parsed ? Effect.succeed(parsed.value) : Effect.try({ try: () => (text === "" ? null : JSON.parse(text)), catch: (e) => e }) },
+    arrayBuffer: { value: Effect.succeed(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength)) },
+    urlParamsBody: { value: Effect.sync(() => UrlParams.fromInput(new URLSearchParams(text))) },
+    stream: { value: Stream.succeed(bytes) }
+  })
+  return wrapped as unknown as HttpServerRequest.HttpServerRequest
+}
+
+const isJson = (contentType: string | undefined) =>
+  contentType === undefined || contentType.toLowerCase().includes("application/json")
+
+const utf8 = new TextDecoder("utf-8", { fatal: true })
+const lenient = new TextDecoder("utf-8")
+
+export const inputGuard =
+  (maxBodyBytes: number) =>
+  <E, R>(app: Effect.Effect<HttpServerResponse.HttpServerResponse, E, R>) =>
+    Effect.gen(function* () {
+      const request = yield* HttpServerRequest.HttpServerRequest
+      const queryAt = request.url.indexOf("?")
+      const pathname = queryAt === -1 ? request.url : request.url.slice(0, queryAt)
+      const urlProblem = findPathProblem(pathname) ?? (queryAt === -1 ? undefined : findQueryProblem(request.url.slice(queryAt + 1)))
+      if (urlProblem !== undefined) return badInput(urlProblem)
+
+      const contentType = request.headers["content-type"]
+      if (!HttpMethod.hasBody(request.method) || (contentType ?? "").toLowerCase().includes("multipart/")) return yield* app
+
+      const body = yield* readBody(request, maxBodyBytes)
+      if (body._tag === "TooLarge") return tooLarge(maxBodyBytes)
+      if (body._tag === "Unreadable") return badInput({ field: "", message: "request body could not be read" })
+      if (!isJson(contentType)) {
+        return yield* Effect.provideService(app, HttpServerRequest.HttpServerRequest, withBody(request, body.bytes, lenient.decode(body.bytes)))
+      }
+      let text: string
+      try {
+        text = utf8.decode(body.bytes)
+      } catch {
+        return badInput({ field: "", message: "request body is not valid UTF-8" })
+      }
+      if (exceedsJsonDepth(text, MAX_JSON_DEPTH)) {
+        return badInput({ field: "", message: `request body nests arrays/objects deeper than ${MAX_JSON_DEPTH} levels` })
+      }
+      let value: unknown
+      try {
+        value = text.trim() === "" ? null : JSON.parse(text)
+      } catch {
+        return badInput({ field: "", message: "request body is not valid JSON" })
+      }
+      const problem = findTextProblem(value)
+      if (problem !== undefined) return badInput(problem.field === "" ? { field: "", message: `request body ${problem.message}` } : problem)
+      return yield* Effect.provideService(app, HttpServerRequest.HttpServerRequest, withBody(request, body.bytes, text, { value }))
+    })
