@@ -17,7 +17,7 @@ export { Keyring, KeyringError, type Sealed, makeKeyring, keyIdOf } from "./keyr
 export { loadDataKey } from "./keyring/DataKeys.js"
 export * from "./http/ApiError.js"
 export { paginationParams, pageOf, DEFAULT_LIMIT } from "./http/Pagination.js"
-export { Authentication, ClientCertificateSubject } from "./operators/Authentication.js"
+export { Authentication, ClientCertificateSubject, RequireAdmin, RequireOperator, RequireViewer, requiredRole } from "./operators/Authentication.js"
 export { CurrentOperator, type OperatorIdentity, Role, roleAtLeast, OperatorToken, CreatedOperatorToken, OperatorTokenList, CreateOperatorToken } from "./operators/Operator.js"
 export { OperatorTokens, requireRole, actorOf } from "./operators/OperatorTokens.js"
 export { Machines } from "./machines/Machines.js"
