@@ -7,10 +7,12 @@ import {
   MachineAuthentication,
   MachineId,
   NotFound,
+  pageParams,
   PayloadTooLarge,
   RequireAdmin,
   RequireOperator,
-  RequireViewer
+  RequireViewer,
+  strictPayloads
 } from "@itl-attestation/core"
 import { Schema } from "effect"
 import {
@@ -48,6 +50,7 @@ export class MachineSecretsGroup extends HttpApiGroup.make("machineSecrets")
   .add(
     HttpApiEndpoint.get("list", "/secrets/machines/:id/secrets")
       .setPath(machinePath)
+      .setUrlParams(pageParams)
       .addSuccess(SecretList)
       .addError(NotFound)
       .middleware(RequireViewer)
@@ -83,7 +86,7 @@ export class SharedSecretsGroup extends HttpApiGroup.make("sharedSecrets")
       .addError(PayloadTooLarge)
       .middleware(RequireOperator)
   )
-  .add(HttpApiEndpoint.get("list", "/shared-secrets").addSuccess(SharedSecretList).middleware(RequireViewer))
+  .add(HttpApiEndpoint.get("list", "/shared-secrets").setUrlParams(pageParams).addSuccess(SharedSecretList).middleware(RequireViewer))
   .add(HttpApiEndpoint.post("rewrap", "/shared-secrets/rewrap").addSuccess(RewrapResult).middleware(RequireAdmin))
   .add(HttpApiEndpoint.get("get", "/shared-secrets/:id").setPath(sharedPath).addSuccess(SharedSecret).addError(NotFound).middleware(RequireViewer))
   .add(
@@ -122,6 +125,7 @@ export class SharedSecretsGroup extends HttpApiGroup.make("sharedSecrets")
   .add(
     HttpApiEndpoint.get("access", "/shared-secrets/:id/access")
       .setPath(sharedPath)
+      .setUrlParams(pageParams)
       .addSuccess(AccessGrantList)
       .addError(NotFound)
       .middleware(RequireViewer)
@@ -140,8 +144,7 @@ export class SharedSecretReadGroup extends HttpApiGroup.make("sharedSecretRead")
   .middleware(MachineAuthentication)
   .prefix("/api/v1") {}
 
-export class SecretVaultApi extends HttpApi.make("secret_vault")
-  .add(MachineSecretsGroup)
-  .add(MachineSecretReadGroup)
-  .add(SharedSecretsGroup)
-  .add(SharedSecretReadGroup) {}
+/** Unknown body fields are 400, as the OpenAPI document says (`additionalProperties: false`). */
+export class SecretVaultApi extends strictPayloads(
+  HttpApi.make("secret_vault").add(MachineSecretsGroup).add(MachineSecretReadGroup).add(SharedSecretsGroup).add(SharedSecretReadGroup)
+) {}

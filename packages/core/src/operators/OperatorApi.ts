@@ -1,6 +1,7 @@
 import { HttpApiEndpoint, HttpApiGroup } from "@effect/platform"
 import { Schema } from "effect"
 import { Forbidden, NotFound } from "../http/ApiError.js"
+import { pageParams } from "../http/Pagination.js"
 import { RequireAdmin } from "./Authentication.js"
 import { CreatedOperatorToken, CreateOperatorToken, OperatorToken, OperatorTokenList } from "./Operator.js"
 
@@ -11,7 +12,7 @@ export class OperatorApi extends HttpApiGroup.make("operators")
       .addSuccess(CreatedOperatorToken, { status: 201 })
       .middleware(RequireAdmin)
   )
-  .add(HttpApiEndpoint.get("list", "/operators/tokens").addSuccess(OperatorTokenList).middleware(RequireAdmin))
+  .add(HttpApiEndpoint.get("list", "/operators/tokens").setUrlParams(pageParams).addSuccess(OperatorTokenList).middleware(RequireAdmin))
   .add(
     HttpApiEndpoint.del("revoke", "/operators/tokens/:id")
       .setPath(Schema.Struct({ id: Schema.UUID }))
