@@ -129,7 +129,8 @@ const DocsRoutes = Layer.unwrapEffect(
     const spec = withRequiredRoles(OpenApi.fromApi(api as any), api)
     return Layer.mergeAll(
       HttpLayerRouter.add("GET", "/openapi.json", HttpServerResponse.unsafeJson(spec)),
-      HttpApiScalar.layerHttpLayerRouter({ api, path: "/docs" })
+      // Served inline, with no fonts from Scalar's CDN: the page works offline and under a strict CSP (http/responseHeaders.ts).
+      HttpApiScalar.layerHttpLayerRouter({ api, path: "/docs", scalar: { withDefaultFonts: false } })
     )
   })
 )

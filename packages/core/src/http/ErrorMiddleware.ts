@@ -14,6 +14,7 @@ import { Cause, Effect, Option } from "effect"
 import * as crypto from "node:crypto"
 import { errorBody } from "./ApiError.js"
 import { inputGuard } from "./InputGuard.js"
+import { withSecurityHeaders } from "./responseHeaders.js"
 
 interface DecodeIssue {
   readonly path: ReadonlyArray<PropertyKey>
@@ -120,6 +121,6 @@ export const errorMiddleware =
             )
       const withAuth =
         response.status === 401 ? HttpServerResponse.setHeader(response, "www-authenticate", 'Bearer realm="attestation"') : response
-      return HttpServerResponse.setHeader(withRetryAfter(withAuth), "x-request-id", requestId)
+      return withSecurityHeaders(HttpServerResponse.setHeader(withRetryAfter(withAuth), "x-request-id", requestId))
     })
 
