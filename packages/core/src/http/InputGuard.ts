@@ -85,10 +85,17 @@ const readBody = (request: HttpServerRequest.HttpServerRequest, max: number): Ef
       Effect.map(request.arrayBuffer, (buffer) => ({ _tag: "Body", bytes: new Uint8Array(buffer) }) as const)
 
 /** The same request, whose body accessors return what has already been read. */
-const withBody = (request: HttpServerRequest.HttpServerRequest, bytes: Uint8Array, text: string, parsed?: { value: unknown }) => {
+const withBody = (
+  request: HttpServerRequest.HttpServerRequest,
+  bytes: Uint8Array,
+  text: string,
+  parsed?: { value: unknown }
+): HttpServerRequest.HttpServerRequest => {
   const wrapped = Object.create(request) as Record<string, unknown>
   const textEffect = Effect.succeed(text)
   Object.defineProperties(wrapped, {
+    // A router that rewrites the URL (a mounted prefix) must keep the body that was read.
+    modify: { value: (options: Parameters<HttpServerRequest.HttpServerRequest["modify"]>[0]) => withBody(request.modify(options), bytes, text, parsed) },
     text: { value: textEffect },
     json: { value: parsed ? Effect.succeed(parsed.value) : Effect.try({ try: () => (text === "" ? null : JSON.parse(text)), catch: (e) => e }) },
     arrayBuffer: { value: Effect.succeed(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength)) },
