@@ -26,15 +26,16 @@ import {
 
 const json = (status: number, body: unknown) => HttpServerResponse.unsafeJson(body, { status })
 
-export const badInput = (problem: InputProblem) =>
-  json(
+/** Field paths come from the client (object keys, parameter names): keep what the error echoes short. */
+const MAX_FIELD_CHARS = 200
+
+export const badInput = (problem: InputProblem) => {
+  const field = problem.field.length <= MAX_FIELD_CHARS ? problem.field : `${problem.field.slice(0, MAX_FIELD_CHARS)}…`
+  return json(
     400,
-    errorBody(
-      "bad_request",
-      problem.field === "" ? problem.message : `${problem.field}: ${problem.message}`,
-      problem.field === "" ? undefined : { fields: [problem.field] }
-    )
+    errorBody("bad_request", field === "" ? problem.message : `${field}: ${problem.message}`, field === "" ? undefined : { fields: [field] })
   )
+}
 
 const tooLarge = (maxBodyBytes: number) => json(413, errorBody("payload_too_large", `request body exceeds ${maxBodyBytes} bytes`))
 
