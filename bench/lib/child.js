@@ -9,9 +9,10 @@ import { fork } from "node:child_process"
 const START_TIMEOUT_MS = 180_000
 const STOP_TIMEOUT_MS = 30_000
 
-export const startChild = (program, config) =>
+export const startChild = (program, config, { quiet = false } = {}) =>
   new Promise((resolve, reject) => {
-    const child = fork(program, [JSON.stringify(config)], { stdio: ["ignore", "inherit", "inherit", "ipc"] })
+    // quiet: the child's stdout (its log lines) is discarded, for callers that print a report there.
+    const child = fork(program, [JSON.stringify(config)], { stdio: ["ignore", quiet ? "ignore" : "inherit", "inherit", "ipc"] })
     const timer = setTimeout(() => {
       child.kill("SIGKILL")
       reject(new Error(`${program} did not start within ${START_TIMEOUT_MS / 1000} s`))

@@ -5,6 +5,7 @@ import { createRequire } from "node:module"
 import { agentCommand } from "./commands/agent.js"
 import { auditCommand } from "./commands/audit.js"
 import { extensionsCommand } from "./commands/extensions.js"
+import { keyringCommand } from "./commands/keyring.js"
 import { machineCommand } from "./commands/machine.js"
 import { operatorCommand } from "./commands/operator.js"
 import { secretCommand } from "./commands/secret.js"
@@ -24,6 +25,7 @@ const subcommands = [
   auditCommand,
   secretCommand,
   sharedSecretCommand,
+  keyringCommand,
   agentCommand
 ] as const
 

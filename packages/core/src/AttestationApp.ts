@@ -26,6 +26,8 @@ import { type ExtensionFailure, ExtensionRegistry } from "./extensions/Extension
 import { errorMiddleware } from "./http/ErrorMiddleware.js"
 import { withRequiredRoles } from "./http/openApiRoles.js"
 import { KeyringLive } from "./keyring/Keyring.js"
+import { KeyringHttp } from "./keyring/KeyringHttp.js"
+import { MasterKeyRewrap } from "./keyring/Rewrap.js"
 import { MachineHttp, MachineRegistrationHttp } from "./machines/MachineHttp.js"
 import { MachineRepo } from "./machines/MachineRepo.js"
 import { Machines } from "./machines/Machines.js"
@@ -70,7 +72,8 @@ export const CoreServicesLive = Layer.mergeAll(
   Attestation.Default,
   PcrPolicies.Default,
   MachineSessions.Default,
-  MachineRepo.Default
+  MachineRepo.Default,
+  MasterKeyRewrap.Default
 ).pipe(
   Layer.provideMerge(AuditLog.Default),
   Layer.provideMerge(Layer.mergeAll(Events.Default, ExtensionRegistry.Default)),
@@ -84,7 +87,7 @@ const Bootstrap = Layer.effect(AdminBootstrap, Effect.flatMap(OperatorTokens, (t
 
 const CoreRoutes = HttpLayerRouter.addHttpApi(CoreApi).pipe(
   Layer.provide(
-    Layer.mergeAll(SystemHttp, MachineRegistrationHttp, AttestationHttp, MachineSelfHttp, MachineHttp, PcrPolicyHttp, OperatorHttp, AuditHttp)
+    Layer.mergeAll(SystemHttp, MachineRegistrationHttp, AttestationHttp, MachineSelfHttp, MachineHttp, PcrPolicyHttp, OperatorHttp, AuditHttp, KeyringHttp)
   ),
   Layer.provide(Layer.merge(AuthenticationLive, MachineAuthenticationLive))
 )

@@ -1,5 +1,5 @@
 /** host-node's own settings: where to listen, TLS, which extensions to load. */
-import { Config, Context, Layer, Option } from "effect"
+import { Config, Context, Duration, Layer, Option } from "effect"
 
 export interface HostConfigShape {
   readonly port: number
@@ -10,6 +10,8 @@ export interface HostConfigShape {
   /** Extra extension modules to import (package names or paths). */
   readonly extensions: ReadonlyArray<string>
   readonly disabledExtensions: ReadonlyArray<string>
+  /** On SIGTERM/SIGINT, how long in-flight requests may take before their connections are closed. */
+  readonly shutdownTimeout: Duration.Duration
 }
 
 const list = (name: string) =>
@@ -30,7 +32,11 @@ export const hostConfig: Config.Config<HostConfigShape> = Config.all({
   tlsKey: Config.option(Config.string("ITL_TLS_KEY")),
   tlsClientCa: Config.option(Config.string("ITL_TLS_CLIENT_CA")),
   extensions: list("ITL_EXTENSIONS"),
-  disabledExtensions: list("ITL_DISABLED_EXTENSIONS")
+  disabledExtensions: list("ITL_DISABLED_EXTENSIONS"),
+  shutdownTimeout: Config.duration("ITL_SHUTDOWN_TIMEOUT").pipe(
+    Config.validate({ message: "must be a duration, e.g. `10 seconds`", validation: (d) => Duration.toMillis(d) >= 0 }),
+    Config.withDefault(Duration.seconds(10))
+  )
 }).pipe(
   Config.validate({
     message: "ITL_TLS_CERT and ITL_TLS_KEY must be set together (and ITL_TLS_CLIENT_CA needs both)",

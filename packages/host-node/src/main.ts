@@ -1,17 +1,9 @@
 /** `attestation serve`: run the server until SIGTERM/SIGINT. */
 import { NodeRuntime } from "@effect/platform-node"
 import { AppConfig, type Extension } from "@itl-attestation/core"
-import { Cause, Config, ConfigError, Effect, Layer, Logger, LogLevel } from "effect"
+import { Cause, ConfigError, Effect, Layer } from "effect"
+import { loggingConfig, loggingLayer } from "./logging.js"
 import { bannerLines, ConfigLive, RunningServer, serverLayer } from "./server.js"
-
-const logSettings = Layer.unwrapEffect(
-  Effect.gen(function* () {
-    const level = yield* Config.logLevel("ITL_LOG_LEVEL").pipe(Config.withDefault(LogLevel.Info))
-    const format = yield* Config.literal("pretty", "json", "logfmt")("ITL_LOG_FORMAT").pipe(Config.withDefault("logfmt" as const))
-    const logger = format === "json" ? Logger.json : format === "pretty" ? Logger.pretty : Logger.logFmt
-    return Layer.merge(Logger.minimumLogLevel(level), logger)
-  })
-)
 
 /** One line for a startup failure: a bad variable, an unreadable file, a database that will not open. */
 export const startupFailureLine = (cause: Cause.Cause<unknown>) => {
@@ -22,13 +14,23 @@ export const startupFailureLine = (cause: Cause.Cause<unknown>) => {
 }
 
 export const runServer = (options: { readonly builtins?: ReadonlyArray<Extension> } = {}) => {
-  const program = Effect.gen(function* () {
+  // Everything this process writes (data directory, keys, database files) is
+  // for its own user only; files that need other modes set them explicitly.
+  process.umask(0o077)
+  const serve = Effect.gen(function* () {
     const info = yield* RunningServer
     const config = yield* AppConfig
     for (const line of bannerLines(info, config.dataDir)) console.log(line)
     return yield* Effect.never
+  }).pipe(Effect.provide(serverLayer(options).pipe(Layer.provideMerge(ConfigLive))))
+  const program = Effect.gen(function* () {
+    const logging = yield* loggingConfig
+    // Logged after every finalizer ran (requests drained, database closed).
+    return yield* serve.pipe(
+      Effect.onInterrupt(() => Effect.logInfo("stopped")),
+      Effect.provide(loggingLayer(logging))
+    )
   }).pipe(
-    Effect.provide(serverLayer(options).pipe(Layer.provideMerge(ConfigLive))),
     Effect.catchAllCause((cause) =>
       Cause.isInterruptedOnly(cause)
         ? Effect.void
@@ -36,9 +38,7 @@ export const runServer = (options: { readonly builtins?: ReadonlyArray<Extension
             console.error(startupFailureLine(cause))
             process.exitCode = 1
           })
-    ),
-    Effect.provide(logSettings.pipe(Layer.catchAll(() => Layer.empty)))
+    )
   )
   NodeRuntime.runMain(program, { disableErrorReporting: true, disablePrettyLogger: true })
 }
-

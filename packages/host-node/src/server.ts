@@ -1,10 +1,11 @@
 /**
  * The reference server: the composed app on Node's HTTP(S) server.
- * Shutdown is graceful: interrupting the layer (SIGTERM/SIGINT under
- * `NodeRuntime.runMain`) closes the listener, lets in-flight requests finish,
- * then runs every finalizer (background fibers, database).
+ * The port is bound only once the app is built; shutdown is graceful:
+ * interrupting the layer (SIGTERM/SIGINT under `NodeRuntime.runMain`) stops
+ * accepting, lets in-flight requests finish, then runs every finalizer
+ * (background fibers, database). See listener.ts.
  */
-import { HttpLayerRouter, HttpServer } from "@effect/platform"
+import { FileSystem, HttpIncomingMessage, HttpLayerRouter, HttpMiddleware } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
 import {
   AppConfig,
@@ -16,10 +17,11 @@ import {
   StartupReport,
   type StartupReportShape
 } from "@itl-attestation/core"
-import { Effect, Layer, Option } from "effect"
+import { Context, Effect, Layer, Option } from "effect"
 import * as path from "node:path"
 import { discoverExtensions } from "./discovery.js"
 import { HostConfig } from "./HostConfig.js"
+import { type Listener, listen } from "./listener.js"
 import { clientCertificateSubject, makeServerFactory } from "./tls.js"
 
 export interface ServerOptions {
@@ -37,6 +39,9 @@ export interface ServerInfo {
 
 export class RunningServer extends Effect.Tag("@itl-attestation/host-node/RunningServer")<RunningServer, ServerInfo>() {}
 
+/** The bound HTTP(S) socket (listener.ts), for the URL and for handing it the app. */
+class BoundListener extends Context.Tag("@itl-attestation/host-node/BoundListener")<BoundListener, Listener>() {}
+
 /** Needs `AppConfig` and `HostConfig` (`.Default` reads the environment); outputs what started. */
 export const serverLayer = (options: ServerOptions = {}) =>
   Layer.unwrapEffect(
@@ -50,20 +55,35 @@ export const serverLayer = (options: ServerOptions = {}) =>
         root: options.root ?? process.cwd()
       })
       const app = AttestationApp.layer({ extensions: discovered.extensions })
-      const served = HttpLayerRouter.serve(app, { disableListenLog: true }).pipe(
+      // Bound only once the app is built (migrations run, extensions loaded): during
+      // start-up connections are refused at once instead of waiting in the backlog
+      // while PGlite's initialisation blocks the event loop for seconds.
+      const listener = Layer.scoped(
+        BoundListener,
+        listen(factory.create, { port: host.port, host: host.host, shutdownTimeout: host.shutdownTimeout })
+      )
+      const served = Layer.scopedDiscard(
+        Effect.gen(function* () {
+          const router = yield* HttpLayerRouter.HttpRouter
+          const handler = yield* NodeHttpServer.makeHandler(router.asHttpEffect(), HttpMiddleware.logger).pipe(
+            // The same default body limit @effect/platform-node's server sets (the app sets its own).
+            Effect.provideService(HttpIncomingMessage.MaxBodySize, Option.some(FileSystem.Size(10 * 1024 * 1024)))
+          )
+          yield* (yield* BoundListener).open(handler)
+        })
+      ).pipe(
+        Layer.provideMerge(listener),
+        Layer.provideMerge(app),
+        Layer.provide(HttpLayerRouter.layer),
         Layer.provide(Layer.succeed(ClientCertificateSubject, clientCertificateSubject)),
-        Layer.provideMerge(NodeHttpServer.layer(factory.create, { port: host.port, host: host.host }))
+        Layer.provideMerge(NodeHttpServer.layerContext)
       )
       const info = Layer.effect(
         RunningServer,
         Effect.gen(function* () {
-          const server = yield* HttpServer.HttpServer
-          const address = server.address
-          const url =
-            address._tag === "TcpAddress"
-              ? `${factory.scheme}://${address.hostname.includes(":") ? `[${address.hostname}]` : address.hostname}:${address.port}`
-              : `unix:${address.path}`
-          return { url, report: yield* StartupReport, moduleFailures: discovered.failures }
+          const { address } = yield* BoundListener
+          const hostname = address.hostname.includes(":") ? `[${address.hostname}]` : address.hostname
+          return { url: `${factory.scheme}://${hostname}:${address.port}`, report: yield* StartupReport, moduleFailures: discovered.failures }
         })
       )
       return Layer.provide(info, served).pipe(Layer.merge(served))

@@ -13,6 +13,7 @@ import {
   Events,
   Keyring,
   MachineRepo,
+  MasterKeyRewrap,
   NotFound,
   PayloadTooLarge,
   requireRole,
@@ -40,6 +41,18 @@ interface SecretRow {
 
 const aadOf = (row: { secret_id: string; machine_id: string; name: string }) =>
   `extension_secrets:${row.secret_id}:${row.machine_id}:${row.name}`
+
+/** Where machine secrets are sealed, for the master key rewrap (`POST /api/v1/keyring/rewrap`). */
+export const machineSecretsSealed = {
+  owner: "secret_vault",
+  table: "extension_secrets",
+  id: "secret_id",
+  keyId: "key_id",
+  nonce: "nonce",
+  ciphertext: "encrypted_value",
+  tag: "tag",
+  aad: (row: Record<string, unknown>) => aadOf(row as unknown as SecretRow)
+} as const
 
 const toMetadata = (row: SecretRow) =>
   new SecretMetadata({
@@ -73,6 +86,7 @@ export class MachineSecrets extends Effect.Service<MachineSecrets>()("@itl-attes
     const machines = yield* MachineRepo
     const audit = yield* AuditLog
     const events = yield* Events
+    yield* Effect.flatMap(MasterKeyRewrap, (rewrap) => rewrap.register(machineSecretsSealed))
 
     const machineOrFail = (id: string) =>
       Effect.flatMap(machines.findById(id), (row) =>

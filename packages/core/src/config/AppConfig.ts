@@ -7,6 +7,8 @@ import { Config, Context, Duration, Layer, Option, Redacted } from "effect"
 export interface AppConfigShape {
   /** PostgreSQL URL; none means the embedded PGlite database. */
   readonly databaseUrl: Option.Option<Redacted.Redacted<string>>
+  /** How long to wait for an unreachable PostgreSQL at start-up before giving up. */
+  readonly databaseConnectTimeout: Duration.Duration
   /** Where the embedded database and generated keys live. */
   readonly dataDir: string
   readonly adminToken: Option.Option<Redacted.Redacted<string>>
@@ -42,6 +44,10 @@ const hexKey = (name: string) => secret(name, "must be 64 hexadecimal characters
 
 export const appConfig: Config.Config<AppConfigShape> = Config.all({
   databaseUrl: Config.option(Config.redacted("ITL_DATABASE_URL")),
+  databaseConnectTimeout: Config.duration("ITL_DATABASE_CONNECT_TIMEOUT").pipe(
+    Config.validate({ message: "must be a duration, e.g. `60 seconds` (0: do not wait)", validation: (d) => Duration.toMillis(d) >= 0 }),
+    Config.withDefault(Duration.seconds(60))
+  ),
   dataDir: Config.string("ITL_DATA_DIR").pipe(Config.withDefault("./.attestation")),
   adminToken: Config.option(secret("ITL_ADMIN_TOKEN", "must be at least 16 characters", (token) => token.length >= 16)),
   masterKey: Config.option(hexKey("ITL_MASTER_KEY")),

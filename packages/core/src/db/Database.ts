@@ -1,17 +1,21 @@
 /**
  * The one database client. `ITL_DATABASE_URL` selects a PostgreSQL server;
  * otherwise PGlite (Postgres compiled to WASM) is opened under the data
- * directory and served on a loopback socket, so that the same `@effect/sql-pg`
- * client, SQL and migrations serve both. There is no second SQL dialect.
+ * directory and served on a Unix socket in a 0700 directory, so that the same
+ * `@effect/sql-pg` client, SQL and migrations serve both. There is no second
+ * SQL dialect.
  */
 import { PgClient } from "@effect/sql-pg"
 import { SqlClient } from "@effect/sql"
 import { PGlite } from "@electric-sql/pglite"
 import { PGLiteSocketServer } from "@electric-sql/pglite-socket"
-import { Context, Effect, Layer, Option, Redacted } from "effect"
+import { Context, Duration, Effect, Layer, Option, Redacted, Schedule } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { AppConfig } from "../config/AppConfig.js"
+import { prepareSocket, SOCKET_PORT } from "./embeddedSocket.js"
+import { tightenTree } from "./privateFiles.js"
+import { isDatabaseUnavailableError } from "./unavailable.js"
 
 export interface DatabaseInfoShape {
   readonly kind: "embedded" | "postgres"
@@ -34,37 +38,116 @@ const describeUrl = (url: string): string => {
 }
 
 
-const postgresLayer = (url: Redacted.Redacted<string>) =>
-  Layer.merge(
-    PgClient.layer({ url, maxConnections: 10, transformJson: false }),
-    Layer.succeed(DatabaseInfo, { kind: "postgres", description: describeUrl(Redacted.value(url)) })
+/** Bounds each connection attempt, and a request's wait for a pooled connection (then 503). */
+const CONNECT_ATTEMPT_TIMEOUT = Duration.seconds(5)
+
+/** The innermost cause's message: `connect ECONNREFUSED 127.0.0.1:5432`, never the URL's password. */
+const reason = (error: unknown): string => {
+  let current = error
+  for (let depth = 0; depth < 5; depth++) {
+    const next = (current as { cause?: unknown } | null)?.cause
+    if (typeof next !== "object" || next === null) break
+    current = next
+  }
+  const message = (current as { message?: unknown } | null)?.message
+  return typeof message === "string" && message !== "" ? message : String(current)
+}
+
+/**
+ * A server that is down or still starting when we start is waited for: each
+ * failed attempt is logged, with backoff from 0.5 s up to 5 s, until
+ * ITL_DATABASE_CONNECT_TIMEOUT. Errors that waiting cannot fix (a wrong
+ * password, a missing database) stop the start at once.
+ */
+const postgresLayer = (url: Redacted.Redacted<string>, connectTimeout: Duration.Duration) =>
+  Layer.unwrapEffect(
+    Effect.sync(() => {
+      const description = describeUrl(Redacted.value(url))
+      let attempt = 0
+      const client = PgClient.layer({ url, maxConnections: 10, transformJson: false, connectTimeout: CONNECT_ATTEMPT_TIMEOUT }).pipe(
+        Layer.tapError((error) =>
+          Effect.suspend(() => {
+            attempt += 1
+            return isDatabaseUnavailableError(error)
+              ? Effect.logWarning(
+                  `database ${description} unreachable (attempt ${attempt}): ${reason(error)}; ` +
+                    `retrying for up to ${Duration.format(connectTimeout)} (ITL_DATABASE_CONNECT_TIMEOUT)`
+                )
+              : Effect.void
+          })
+        )
+      )
+      const retry = Schedule.exponential(Duration.millis(500)).pipe(
+        Schedule.union(Schedule.spaced(Duration.seconds(5))),
+        Schedule.whileInput(isDatabaseUnavailableError),
+        Schedule.upTo(connectTimeout)
+      )
+      return Layer.merge(
+        Layer.retry(client, retry).pipe(
+          Layer.mapError((error) =>
+            isDatabaseUnavailableError(error)
+              ? new Error(
+                  `ITL_DATABASE_URL: cannot connect to ${description} within ${Duration.format(connectTimeout)} ` +
+                    `(ITL_DATABASE_CONNECT_TIMEOUT): ${reason(error)}`
+                )
+              : new Error(`ITL_DATABASE_URL: ${description}: ${reason(error)}`)
+          )
+        ),
+        Layer.succeed(DatabaseInfo, { kind: "postgres", description })
+      )
+    })
   )
 
-/** Opens PGlite under `dataDir/pgdata` and serves it on 127.0.0.1 on a free port. */
+/** A file-system step whose error (EACCES on …) reaches the start-up line as it is. */
+const attempt = <A>(f: () => A) => Effect.try({ try: f, catch: (error) => error })
+
+/**
+ * Opens PGlite under `dataDir/pgdata` and serves it on a Unix socket that only
+ * this OS user can reach (see embeddedSocket.ts). A data directory that other
+ * users can read is tightened to owner-only, with a warning.
+ */
 const embeddedLayer = (dataDir: string) =>
   Layer.unwrapScoped(
     Effect.gen(function* () {
-      const pgdata = path.resolve(dataDir, "pgdata")
-      yield* Effect.sync(() => fs.mkdirSync(pgdata, { recursive: true, mode: 0o700 }))
+      const root = path.resolve(dataDir)
+      const pgdata = path.join(root, "pgdata")
+      const loosened = yield* attempt(() => {
+        fs.mkdirSync(root, { recursive: true, mode: 0o700 })
+        return tightenTree(root)
+      })
+      if (loosened.length > 0) {
+        yield* Effect.logWarning(
+          `ITL_DATA_DIR ${root} was accessible to other users (${loosened.length} files or directories, e.g. ` +
+            `${loosened[0]}); made owner-only. If other users could log in here, treat the keys in it as exposed and rotate them`
+        )
+      }
+      yield* attempt(() => fs.mkdirSync(pgdata, { recursive: true, mode: 0o700 }))
+      // Before opening pgdata: a live socket there means another server has it open.
+      const socket = yield* Effect.acquireRelease(
+        Effect.tryPromise({ try: () => prepareSocket(root), catch: (error) => error }),
+        (socket) => Effect.sync(() => socket.cleanup())
+      )
       const db = yield* Effect.acquireRelease(
         Effect.promise(() => PGlite.create(pgdata)),
         (db) => Effect.promise(() => db.close()).pipe(Effect.ignore)
       )
-      const server = yield* Effect.acquireRelease(
-        Effect.promise(async () => {
+      // PGlite's first initialisation writes its files 0666 regardless of the umask.
+      yield* attempt(() => tightenTree(root))
+      yield* Effect.acquireRelease(
+        Effect.tryPromise({ catch: (error) => error, try: async () => {
           // The socket server serialises transactions across connections, which
           // keeps isolation correct; a handful of connections is plenty.
-          const server = new PGLiteSocketServer({ db, host: "127.0.0.1", port: 0, maxConnections: 16 })
+          const server = new PGLiteSocketServer({ db, path: socket.path, maxConnections: 16 })
           await server.start()
           return server
-        }),
+        } }),
         (server) => Effect.promise(() => server.stop()).pipe(Effect.ignore)
       )
-      const [host, port] = server.getServerConn().split(":") as [string, string]
       return Layer.merge(
         PgClient.layer({
-          host,
-          port: Number(port),
+          // node-postgres: a host that is a directory means the Unix socket `<host>/.s.PGSQL.<port>`.
+          host: socket.directory,
+          port: SOCKET_PORT,
           username: "postgres",
           database: "postgres",
           // One connection. PGlite is a single Postgres session behind the
@@ -88,7 +171,7 @@ export const DatabaseLive: Layer.Layer<
   Effect.map(AppConfig, (config) =>
     Option.match(config.databaseUrl, {
       onNone: () => embeddedLayer(config.dataDir),
-      onSome: postgresLayer
+      onSome: (url) => postgresLayer(url, config.databaseConnectTimeout)
     })
   )
 )

@@ -7,6 +7,7 @@ import type { AppConfig } from "../config/AppConfig.js"
 import type { DatabaseInfo } from "../db/Database.js"
 import type { Events } from "../events/Events.js"
 import type { Keyring } from "../keyring/Keyring.js"
+import type { MasterKeyRewrap } from "../keyring/Rewrap.js"
 import type { Machines } from "../machines/Machines.js"
 import type { Attestation } from "../attestation/Attestation.js"
 import type { MachineRepo } from "../machines/MachineRepo.js"
@@ -22,6 +23,7 @@ export type CoreServices =
   | PgClient.PgClient
   | DatabaseInfo
   | Keyring
+  | MasterKeyRewrap
   | Events
   | AuditLog
   | OperatorTokens

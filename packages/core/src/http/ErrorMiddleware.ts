@@ -15,6 +15,7 @@ import * as crypto from "node:crypto"
 import { errorBody } from "./ApiError.js"
 import { inputGuard } from "./InputGuard.js"
 import { withSecurityHeaders } from "./responseHeaders.js"
+import { DATABASE_RETRY_AFTER_SECONDS, isDatabaseUnavailable } from "../db/unavailable.js"
 
 interface DecodeIssue {
   readonly path: ReadonlyArray<PropertyKey>
@@ -98,6 +99,12 @@ const fromFailure = (request: HttpServerRequest.HttpServerRequest, cause: Cause.
         if (isBodyTooLarge(error)) return json(413, errorBody("payload_too_large", "request body is too large"))
         return json(400, errorBody("bad_request", "request body is not valid JSON"))
       }
+    }
+    // A database outage is temporary: 503 + Retry-After, not a 500 (classified in db/unavailable.ts).
+    if (isDatabaseUnavailable(cause)) {
+      yield* Effect.logWarning("request failed: the database is unreachable", cause)
+      const unavailable = json(503, errorBody("service_unavailable", "the database is unreachable; retry later"))
+      return HttpServerResponse.setHeader(unavailable, "retry-after", String(DATABASE_RETRY_AFTER_SECONDS))
     }
     if (Cause.isInterruptedOnly(cause)) return json(503, errorBody("service_unavailable", "request interrupted"))
     yield* Effect.logError("request failed", cause)

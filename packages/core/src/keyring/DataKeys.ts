@@ -16,7 +16,7 @@ interface WrappedRow {
   readonly tag: Buffer
 }
 
-const aadFor = (purpose: string) => `keyring_wrapped_keys:${purpose}`
+export const dataKeyAad = (purpose: string) => `keyring_wrapped_keys:${purpose}`
 
 /** Loads (creating on first use) the data key for `purpose`; re-wraps it after a master key rotation. */
 export const loadDataKey = (purpose: string) =>
@@ -26,7 +26,7 @@ export const loadDataKey = (purpose: string) =>
     const select = sql<WrappedRow>`SELECT key_id, nonce, ciphertext, tag FROM keyring_wrapped_keys WHERE purpose = ${purpose}`
     let rows = yield* select
     if (rows.length === 0) {
-      const sealed = keyring.seal(crypto.randomBytes(32), aadFor(purpose))
+      const sealed = keyring.seal(crypto.randomBytes(32), dataKeyAad(purpose))
       // Two instances may race on first start: the first insert wins, both read it back.
       yield* sql`INSERT INTO keyring_wrapped_keys (purpose, key_id, nonce, ciphertext, tag)
         VALUES (${purpose}, ${sealed.keyId}, ${sealed.nonce}, ${sealed.ciphertext}, ${sealed.tag})
@@ -35,7 +35,7 @@ export const loadDataKey = (purpose: string) =>
     }
     const row = rows[0]!
     const key = yield* keyring
-      .open({ keyId: row.key_id, nonce: row.nonce, ciphertext: row.ciphertext, tag: row.tag }, aadFor(purpose))
+      .open({ keyId: row.key_id, nonce: row.nonce, ciphertext: row.ciphertext, tag: row.tag }, dataKeyAad(purpose))
       .pipe(
         Effect.mapError(
           () =>
@@ -45,7 +45,7 @@ export const loadDataKey = (purpose: string) =>
         )
       )
     if (row.key_id !== keyring.currentKeyId) {
-      const sealed = keyring.seal(key, aadFor(purpose))
+      const sealed = keyring.seal(key, dataKeyAad(purpose))
       yield* sql`UPDATE keyring_wrapped_keys SET key_id = ${sealed.keyId}, nonce = ${sealed.nonce},
         ciphertext = ${sealed.ciphertext}, tag = ${sealed.tag} WHERE purpose = ${purpose} AND key_id = ${row.key_id}`
     }
