@@ -2,7 +2,8 @@
  * The authorization matrix, generated from the running server's own OpenAPI
  * document: every operation that takes operator credentials declares
  * `x-required-role`; each is called with invalid input (bad path parameters,
- * bad query parameters, a body that is not an object) by callers without the
+ * bad query parameters, bodies that are not an object, hold a NUL character,
+ * nest 3,000 levels or are not JSON) by callers without the
  * role, who must get 401/403 — never a 400 that would reveal the endpoint's
  * validation rules. A caller with the role gets the 400, which shows that
  * the input really was invalid.
@@ -16,8 +17,12 @@ export interface MatrixOperation {
   /** True when the request can be made invalid (parameters or a body). */
   readonly invalidatable: boolean
   readonly url: string
-  readonly body: string | undefined
+  /** Invalid bodies to send (none when the operation takes no body). */
+  readonly bodies: ReadonlyArray<string | undefined>
 }
+
+/** Bodies no payload accepts: wrong type, a NUL character, 3,000 levels deep, not JSON. */
+const INVALID_BODIES = [JSON.stringify("not an object"), JSON.stringify({ reason: "a\u0000b" }), "[".repeat(3000) + "]".repeat(3000), "{not json"]
 
 const rank = { viewer: 0, operator: 1, admin: 2 } as const
 
@@ -34,14 +39,14 @@ export const operatorOperations = async (server: TestServer): Promise<ReadonlyAr
       const query = parameters.filter((p) => p.in === "query").map((p) => `${p.name}=%20not%20valid%20`)
       const pathParams = parameters.filter((p) => p.in === "path")
       const url = path.replace(/\{(\w+)\}/g, "%20not%20valid%20") + (query.length > 0 ? `?${query.join("&")}` : "")
-      const body = operation.requestBody !== undefined ? JSON.stringify("not an object") : undefined
+      const hasBody = operation.requestBody !== undefined
       operations.push({
         method: method.toUpperCase(),
         path,
         role,
         url,
-        body,
-        invalidatable: pathParams.length > 0 || query.length > 0 || body !== undefined
+        bodies: hasBody ? INVALID_BODIES : [undefined],
+        invalidatable: pathParams.length > 0 || query.length > 0 || hasBody
       })
     }
   }
@@ -64,20 +69,22 @@ export const authorizationViolations = async (server: TestServer) => {
   const operations = await operatorOperations(server)
   const tokens = await roleTokens(server)
   const violations: Array<string> = []
-  const send = (operation: MatrixOperation, token: string | undefined) =>
-    api(server, token).call(operation.method, operation.url, operation.body, operation.body === undefined ? {} : { "content-type": "application/json" })
+  const send = (operation: MatrixOperation, body: string | undefined, token: string | undefined) =>
+    api(server, token).call(operation.method, operation.url, body, body === undefined ? {} : { "content-type": "application/json" })
   for (const operation of operations) {
-    const label = `${operation.method} ${operation.path} (${operation.role})`
-    const anonymous = await send(operation, undefined)
-    if (anonymous.status !== 401) violations.push(`${label}: unauthenticated got ${anonymous.status}`)
-    for (const caller of ["viewer", "operator"] as const) {
-      if (rank[caller] >= rank[operation.role]) continue
-      const response = await send(operation, tokens[caller])
-      if (response.status !== 403) violations.push(`${label}: ${caller} got ${response.status}`)
-    }
-    if (operation.invalidatable) {
-      const allowed = await send(operation, tokens.admin)
-      if (allowed.status !== 400) violations.push(`${label}: admin with invalid input got ${allowed.status} (expected 400)`)
+    for (const body of operation.bodies) {
+      const label = `${operation.method} ${operation.path} (${operation.role})${body === undefined ? "" : ` body ${body.slice(0, 20)}`}`
+      const anonymous = await send(operation, body, undefined)
+      if (anonymous.status !== 401) violations.push(`${label}: unauthenticated got ${anonymous.status}`)
+      for (const caller of ["viewer", "operator"] as const) {
+        if (rank[caller] >= rank[operation.role]) continue
+        const response = await send(operation, body, tokens[caller])
+        if (response.status !== 403) violations.push(`${label}: ${caller} got ${response.status}`)
+      }
+      if (operation.invalidatable) {
+        const allowed = await send(operation, body, tokens.admin)
+        if (allowed.status !== 400) violations.push(`${label}: admin with invalid input got ${allowed.status} (expected 400)`)
+      }
     }
   }
   return { operations, violations }

@@ -13,7 +13,7 @@ import {
 import { Cause, Effect, Option } from "effect"
 import * as crypto from "node:crypto"
 import { errorBody } from "./ApiError.js"
-import { inputGuard } from "./InputGuard.js"
+import { badInput, InputRejected, inputGuard } from "./InputGuard.js"
 import { withSecurityHeaders } from "./responseHeaders.js"
 import { DATABASE_RETRY_AFTER_SECONDS, isDatabaseUnavailable } from "../db/unavailable.js"
 
@@ -92,6 +92,7 @@ const fromFailure = (request: HttpServerRequest.HttpServerRequest, cause: Cause.
     const failure = Cause.isEmpty(cause) || Cause.isInterruptedOnly(cause) ? Option.none() : Option.some(Cause.squash(cause))
     if (Option.isSome(failure)) {
       const error = failure.value
+      if (error instanceof InputRejected) return badInput(error.problem)
       if (HttpServerError.isServerError(error) && error._tag === "RouteNotFound") {
         return json(404, errorBody("not_found", `no route for ${request.method} ${request.url.split("?")[0]}`))
       }

@@ -1,15 +1,19 @@
 /**
- * Checks every request's raw input against the rules of inputLimits.ts before
- * routing, so no endpoint (core or extension, authenticated or not) ever
- * decodes a body that is too large, too deep, not UTF-8, or that holds text
- * PostgreSQL cannot store exactly. These rules are the same for every URL, so
- * answering them before authorization reveals nothing about an endpoint.
+ * Applies the rules of inputLimits.ts to every request, core or extension,
+ * authenticated or not:
+ *
+ * - before routing: the body size (413), and the URL's text (path segments and
+ *   query parameters: no NUL, no unpaired surrogates, valid UTF-8) — the same
+ *   for every URL, so answering them first reveals nothing about an endpoint;
+ * - when an endpoint decodes the body, so after its role middleware: UTF-8,
+ *   nesting depth, JSON syntax, and no NUL or unpaired surrogate in any string
+ *   or key. A caller without the role gets 401/403 whatever the body holds.
  *
  * The body is read here, once, and handed on through a request whose
- * text/json/arrayBuffer return what was read. Reading it ourselves (rather
- * than through the platform's reader, which destroys the socket when the
- * limit is passed) lets a chunked body over the limit get its 413: the rest
- * of the upload is discarded instead.
+ * text/json/arrayBuffer return what was read (json runs the body rules).
+ * Reading it ourselves, rather than through the platform's reader (which
+ * destroys the socket when the limit is passed), lets a chunked body over the
+ * limit get its 413: the rest of the upload is discarded instead.
  */
 import { HttpMethod, HttpServerRequest, HttpServerResponse, UrlParams } from "@effect/platform"
 import { Effect, Stream } from "effect"
@@ -35,6 +39,34 @@ export const badInput = (problem: InputProblem) => {
     400,
     errorBody("bad_request", field === "" ? problem.message : `${field}: ${problem.message}`, field === "" ? undefined : { fields: [field] })
   )
+}
+
+/** Raised by a guarded request's `json`; ErrorMiddleware answers it with `badInput`. */
+export class InputRejected {
+  readonly _tag = "InputRejected"
+  constructor(readonly problem: InputProblem) {}
+}
+
+/** The body rules, run when the body is decoded; the parsed value on success. */
+const parseGuardedJson = (bytes: Uint8Array): InputProblem | { readonly value: unknown } => {
+  let text: string
+  try {
+    text = utf8.decode(bytes)
+  } catch {
+    return { field: "", message: "request body is not valid UTF-8" }
+  }
+  if (exceedsJsonDepth(text, MAX_JSON_DEPTH)) {
+    return { field: "", message: `request body nests arrays/objects deeper than ${MAX_JSON_DEPTH} levels` }
+  }
+  let value: unknown
+  try {
+    value = text.trim() === "" ? null : JSON.parse(text)
+  } catch {
+    return { field: "", message: "request body is not valid JSON" }
+  }
+  const problem = findTextProblem(value)
+  if (problem !== undefined) return problem.field === "" ? { field: "", message: `request body ${problem.message}` } : problem
+  return { value }
 }
 
 const tooLarge = (maxBodyBytes: number) => json(413, errorBody("payload_too_large", `request body exceeds ${maxBodyBytes} bytes`))
@@ -89,25 +121,27 @@ const readBody = (request: HttpServerRequest.HttpServerRequest, max: number): Ef
 const withBody = (
   request: HttpServerRequest.HttpServerRequest,
   bytes: Uint8Array,
-  text: string,
-  parsed?: { value: unknown }
+  text: string
 ): HttpServerRequest.HttpServerRequest => {
   const wrapped = Object.create(request) as Record<string, unknown>
   const textEffect = Effect.succeed(text)
+  // Checked on first use and remembered; a refusal is a defect the platform passes on untouched.
+  let checked: InputProblem | { readonly value: unknown } | undefined
+  const json = Effect.suspend(() => {
+    checked ??= parseGuardedJson(bytes)
+    return "value" in checked ? Effect.succeed(checked.value) : Effect.die(new InputRejected(checked))
+  })
   Object.defineProperties(wrapped, {
     // A router that rewrites the URL (a mounted prefix) must keep the body that was read.
-    modify: { value: (options: Parameters<HttpServerRequest.HttpServerRequest["modify"]>[0]) => withBody(request.modify(options), bytes, text, parsed) },
+    modify: { value: (options: Parameters<HttpServerRequest.HttpServerRequest["modify"]>[0]) => withBody(request.modify(options), bytes, text) },
     text: { value: textEffect },
-    json: { value: parsed ? Effect.succeed(parsed.value) : Effect.try({ try: () => (text === "" ? null : JSON.parse(text)), catch: (e) => e }) },
+    json: { value: json },
     arrayBuffer: { value: Effect.succeed(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength)) },
     urlParamsBody: { value: Effect.sync(() => UrlParams.fromInput(new URLSearchParams(text))) },
     stream: { value: Stream.succeed(bytes) }
   })
   return wrapped as unknown as HttpServerRequest.HttpServerRequest
 }
-
-const isJson = (contentType: string | undefined) =>
-  contentType === undefined || contentType.toLowerCase().includes("application/json")
 
 const utf8 = new TextDecoder("utf-8", { fatal: true })
 const lenient = new TextDecoder("utf-8")
@@ -128,25 +162,6 @@ export const inputGuard =
       const body = yield* readBody(request, maxBodyBytes)
       if (body._tag === "TooLarge") return tooLarge(maxBodyBytes)
       if (body._tag === "Unreadable") return badInput({ field: "", message: "request body could not be read" })
-      if (!isJson(contentType)) {
-        return yield* Effect.provideService(app, HttpServerRequest.HttpServerRequest, withBody(request, body.bytes, lenient.decode(body.bytes)))
-      }
-      let text: string
-      try {
-        text = utf8.decode(body.bytes)
-      } catch {
-        return badInput({ field: "", message: "request body is not valid UTF-8" })
-      }
-      if (exceedsJsonDepth(text, MAX_JSON_DEPTH)) {
-        return badInput({ field: "", message: `request body nests arrays/objects deeper than ${MAX_JSON_DEPTH} levels` })
-      }
-      let value: unknown
-      try {
-        value = text.trim() === "" ? null : JSON.parse(text)
-      } catch {
-        return badInput({ field: "", message: "request body is not valid JSON" })
-      }
-      const problem = findTextProblem(value)
-      if (problem !== undefined) return badInput(problem.field === "" ? { field: "", message: `request body ${problem.message}` } : problem)
-      return yield* Effect.provideService(app, HttpServerRequest.HttpServerRequest, withBody(request, body.bytes, text, { value }))
+      // `text` is what the platform would give; `json` (what JSON endpoints decode) applies the body rules.
+      return yield* Effect.provideService(app, HttpServerRequest.HttpServerRequest, withBody(request, body.bytes, lenient.decode(body.bytes)))
     })
