@@ -155,6 +155,40 @@ describe("large bodies", () => {
     expect(JSON.parse(response.body)).toMatchObject({ error: "payload_too_large" })
   })
 
+  /** As a plain client does it: a fresh connection (Connection: close), the whole chunked body written at once. */
+  const chunkedAtOnce = (method: string, path: string, bytes: number) =>
+    new Promise<{ status: number } | { error: string }>((resolve) => {
+      const url = new URL(server.url + path)
+      const request = http.request(
+        {
+          host: url.hostname,
+          port: url.port,
+          path: url.pathname,
+          method,
+          agent: false,
+          headers: { authorization: `Bearer ${server.adminToken}`, "content-type": "application/json", "transfer-encoding": "chunked" }
+        },
+        (response) => {
+          response.resume()
+          response.on("end", () => resolve({ status: response.statusCode! }))
+          response.on("error", (error: NodeJS.ErrnoException) => resolve({ error: error.code ?? error.message }))
+        }
+      )
+      request.on("error", (error: NodeJS.ErrnoException) => resolve({ error: error.code ?? error.message }))
+      const body = Buffer.alloc(bytes, "a")
+      for (let i = 0; i < body.length; i += 65_536) request.write(body.subarray(i, i + 65_536))
+      request.end()
+    })
+
+  it("answers a large chunked upload on a closing connection, whatever the method, instead of resetting it", async () => {
+    for (let round = 0; round < 3; round++) {
+      expect(await chunkedAtOnce("GET", "/api/v1/machines", 900_000)).toEqual({ status: 200 })
+      expect(await chunkedAtOnce("GET", "/api/v1/machines", 1_200_000)).toEqual({ status: 413 })
+      expect(await chunkedAtOnce("DELETE", "/api/v1/pcr-policy", 1_200_000)).toEqual({ status: 413 })
+      expect(await chunkedAtOnce("POST", "/api/v1/machines/register", 1_200_000)).toEqual({ status: 413 })
+    }
+  })
+
   it("keeps the error for a large invalid value small", async () => {
     const response = await anonymous.post("/api/v1/machines/register", { ek_public: 1, hostname: ["x".repeat(900_000)] })
     expect(response.status).toBe(400)

@@ -15,7 +15,7 @@
  * destroys the socket when the limit is passed), lets a chunked body over the
  * limit get its 413: the rest of the upload is discarded instead.
  */
-import { HttpMethod, HttpServerRequest, HttpServerResponse, UrlParams } from "@effect/platform"
+import { HttpServerRequest, HttpServerResponse, UrlParams } from "@effect/platform"
 import { Effect, Stream } from "effect"
 import * as http from "node:http"
 import { errorBody } from "./ApiError.js"
@@ -76,7 +76,14 @@ type BodyRead =
   | { readonly _tag: "TooLarge" }
   | { readonly _tag: "Unreadable" }
 
-/** Reads a Node request body up to `max` bytes; past it, the rest is drained and dropped so the answer can still be read. */
+/**
+ * Past the limit, the rest of an upload is read and dropped (up to this many
+ * bytes) before the 413 is sent: closing a connection with unread data makes
+ * TCP reset it, and the client would never see the answer.
+ */
+const DRAIN_LIMIT_BYTES = 64 * 1024 * 1024
+
+/** Reads a Node request body up to `max` bytes; past it, drains (up to DRAIN_LIMIT_BYTES) and answers TooLarge. */
 const readNodeBody = (source: http.IncomingMessage, max: number) =>
   Effect.async<BodyRead, Error>((resume) => {
     const chunks: Array<Buffer> = []
@@ -88,17 +95,17 @@ const readNodeBody = (source: http.IncomingMessage, max: number) =>
     }
     const onData = (chunk: Buffer) => {
       size += chunk.length
-      if (size > max) {
+      if (size <= max) return void chunks.push(chunk)
+      chunks.length = 0
+      if (size > DRAIN_LIMIT_BYTES) {
         cleanup()
         source.resume()
         resume(Effect.succeed({ _tag: "TooLarge" }))
-        return
       }
-      chunks.push(chunk)
     }
     const onEnd = () => {
       cleanup()
-      resume(Effect.succeed({ _tag: "Body", bytes: Buffer.concat(chunks) }))
+      resume(Effect.succeed(size > max ? { _tag: "TooLarge" } : { _tag: "Body", bytes: Buffer.concat(chunks) }))
     }
     const onError = (error: Error) => {
       cleanup()
@@ -156,8 +163,9 @@ export const inputGuard =
       const urlProblem = findPathProblem(pathname) ?? (queryAt === -1 ? undefined : findQueryProblem(request.url.slice(queryAt + 1)))
       if (urlProblem !== undefined) return badInput(urlProblem)
 
-      const contentType = request.headers["content-type"]
-      if (!HttpMethod.hasBody(request.method) || (contentType ?? "").toLowerCase().includes("multipart/")) return yield* app
+      // Every body is read, whatever the method: one left unread (a GET with a body) would make the
+      // connection reset when it closes, before the client has read the answer.
+      if ((request.headers["content-type"] ?? "").toLowerCase().includes("multipart/")) return yield* app
 
       const body = yield* readBody(request, maxBodyBytes)
       if (body._tag === "TooLarge") return tooLarge(maxBodyBytes)
