@@ -24,6 +24,7 @@ import { Events } from "./events/Events.js"
 import { type Extension, type ExtensionInfo, FatalExtensionError } from "./extensions/Extension.js"
 import { type ExtensionFailure, ExtensionRegistry } from "./extensions/ExtensionRegistry.js"
 import { errorMiddleware } from "./http/ErrorMiddleware.js"
+import { withRequiredRoles } from "./http/openApiRoles.js"
 import { KeyringLive } from "./keyring/Keyring.js"
 import { KeyringHttp } from "./keyring/KeyringHttp.js"
 import { MasterKeyRewrap } from "./keyring/Rewrap.js"
@@ -128,10 +129,11 @@ const DocsRoutes = Layer.unwrapEffect(
     for (const extension of loaded) {
       if (extension.api) api = (api as any).addHttpApi(extension.api)
     }
-    const spec = OpenApi.fromApi(api as any)
+    const spec = withRequiredRoles(OpenApi.fromApi(api as any), api)
     return Layer.mergeAll(
       HttpLayerRouter.add("GET", "/openapi.json", HttpServerResponse.unsafeJson(spec)),
-      HttpApiScalar.layerHttpLayerRouter({ api, path: "/docs" })
+      // Served inline, with no fonts from Scalar's CDN: the page works offline and under a strict CSP (http/responseHeaders.ts).
+      HttpApiScalar.layerHttpLayerRouter({ api, path: "/docs", scalar: { withDefaultFonts: false } })
     )
   })
 )

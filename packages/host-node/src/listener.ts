@@ -33,6 +33,9 @@ const refuse = (response: http.ServerResponse, message: string) => {
   response.writeHead(503, {
     "content-type": "application/json",
     "retry-after": String(RETRY_AFTER_SECONDS),
+    // The headers every answer of the app carries (core http/responseHeaders.ts).
+    "x-content-type-options": "nosniff",
+    "cache-control": "no-store",
     connection: "close"
   })
   response.end(JSON.stringify({ error: "service_unavailable", message }))

@@ -19,6 +19,7 @@ import {
   requireRole,
   sqlDefect
 } from "@itl-attestation/core"
+import type { Page } from "@itl-attestation/core"
 import { DateTime, Effect } from "effect"
 import * as crypto from "node:crypto"
 import { sealForFingerprint, sealForTpm } from "./delivery.js"
@@ -117,12 +118,14 @@ export class MachineSecrets extends Effect.Service<MachineSecrets>()("@itl-attes
         return toMetadata(row)
       }).pipe(sqlDefect, Effect.withSpan("MachineSecrets.create"))
 
-    const list = (machineId: string) =>
+    const list = (machineId: string, page: Page) =>
       Effect.gen(function* () {
         yield* requireRole("viewer")
         yield* machineOrFail(machineId)
-        const rows = yield* sql<SecretRow>`SELECT * FROM extension_secrets WHERE machine_id = ${machineId} ORDER BY name`
-        return new SecretList({ secrets: rows.map(toMetadata), total: rows.length })
+        const rows = yield* sql<SecretRow>`SELECT * FROM extension_secrets WHERE machine_id = ${machineId}
+          ORDER BY name LIMIT ${page.limit} OFFSET ${page.offset}`
+        const [count] = yield* sql<{ total: number }>`SELECT count(*)::int AS total FROM extension_secrets WHERE machine_id = ${machineId}`
+        return new SecretList({ secrets: rows.map(toMetadata), total: count!.total, ...page })
       }).pipe(sqlDefect, Effect.withSpan("MachineSecrets.list"))
 
     /** For the authenticated machine only; another machine learns nothing, not even that the secret exists. */

@@ -26,7 +26,9 @@ export class SecretMetadata extends Schema.Class<SecretMetadata>("SecretMetadata
 
 export class SecretList extends Schema.Class<SecretList>("SecretList")({
   secrets: Schema.Array(SecretMetadata),
-  total: Schema.Number
+  total: Schema.Number,
+  limit: Schema.Number,
+  offset: Schema.Number
 }) {}
 
 export const DeliveryScheme = Schema.Literal("tpm2-credential-v1", "hkdf-ek-v1")
@@ -82,7 +84,9 @@ export class SharedSecret extends Schema.Class<SharedSecret>("SharedSecret")({
 
 export class SharedSecretList extends Schema.Class<SharedSecretList>("SharedSecretList")({
   secrets: Schema.Array(SharedSecret),
-  total: Schema.Number
+  total: Schema.Number,
+  limit: Schema.Number,
+  offset: Schema.Number
 }) {}
 
 export class MachineIds extends Schema.Class<MachineIds>("MachineIds")({
@@ -100,7 +104,9 @@ export class AccessGrant extends Schema.Class<AccessGrant>("AccessGrant")({
 
 export class AccessGrantList extends Schema.Class<AccessGrantList>("AccessGrantList")({
   access_grants: Schema.Array(AccessGrant),
-  total: Schema.Number
+  total: Schema.Number,
+  limit: Schema.Number,
+  offset: Schema.Number
 }) {}
 
 export class SharedSecretValue extends Schema.Class<SharedSecretValue>("SharedSecretValue")({

@@ -1,14 +1,18 @@
 /** secret_vault's HTTP API: one HttpApi, so clients (the CLI) derive from it. */
 import { HttpApi, HttpApiEndpoint, HttpApiGroup } from "@effect/platform"
 import {
-  Authentication,
   BadRequest,
   Conflict,
   Forbidden,
   MachineAuthentication,
   MachineId,
   NotFound,
-  PayloadTooLarge
+  pageParams,
+  PayloadTooLarge,
+  RequireAdmin,
+  RequireOperator,
+  RequireViewer,
+  strictPayloads
 } from "@itl-attestation/core"
 import { Schema } from "effect"
 import {
@@ -41,16 +45,24 @@ export class MachineSecretsGroup extends HttpApiGroup.make("machineSecrets")
       .addError(NotFound)
       .addError(Conflict)
       .addError(PayloadTooLarge)
+      .middleware(RequireOperator)
   )
-  .add(HttpApiEndpoint.get("list", "/secrets/machines/:id/secrets").setPath(machinePath).addSuccess(SecretList).addError(NotFound))
+  .add(
+    HttpApiEndpoint.get("list", "/secrets/machines/:id/secrets")
+      .setPath(machinePath)
+      .setUrlParams(pageParams)
+      .addSuccess(SecretList)
+      .addError(NotFound)
+      .middleware(RequireViewer)
+  )
   .add(
     HttpApiEndpoint.del("delete", "/secrets/:id")
       .setPath(Schema.Struct({ id: Schema.UUID }))
       .addSuccess(Schema.Void, { status: 204 })
       .addError(NotFound)
+      .middleware(RequireOperator)
   )
   .addError(Forbidden)
-  .middleware(Authentication)
   .prefix("/api/v1") {}
 
 export class MachineSecretReadGroup extends HttpApiGroup.make("machineSecretRead")
@@ -72,10 +84,11 @@ export class SharedSecretsGroup extends HttpApiGroup.make("sharedSecrets")
       .addSuccess(SharedSecret, { status: 201 })
       .addError(Conflict)
       .addError(PayloadTooLarge)
+      .middleware(RequireOperator)
   )
-  .add(HttpApiEndpoint.get("list", "/shared-secrets").addSuccess(SharedSecretList))
-  .add(HttpApiEndpoint.post("rewrap", "/shared-secrets/rewrap").addSuccess(RewrapResult))
-  .add(HttpApiEndpoint.get("get", "/shared-secrets/:id").setPath(sharedPath).addSuccess(SharedSecret).addError(NotFound))
+  .add(HttpApiEndpoint.get("list", "/shared-secrets").setUrlParams(pageParams).addSuccess(SharedSecretList).middleware(RequireViewer))
+  .add(HttpApiEndpoint.post("rewrap", "/shared-secrets/rewrap").addSuccess(RewrapResult).middleware(RequireAdmin))
+  .add(HttpApiEndpoint.get("get", "/shared-secrets/:id").setPath(sharedPath).addSuccess(SharedSecret).addError(NotFound).middleware(RequireViewer))
   .add(
     HttpApiEndpoint.put("update", "/shared-secrets/:id")
       .setPath(sharedPath)
@@ -84,13 +97,40 @@ export class SharedSecretsGroup extends HttpApiGroup.make("sharedSecrets")
       .addError(NotFound)
       .addError(BadRequest)
       .addError(PayloadTooLarge)
+      .middleware(RequireOperator)
   )
-  .add(HttpApiEndpoint.del("delete", "/shared-secrets/:id").setPath(sharedPath).addSuccess(Schema.Void, { status: 204 }).addError(NotFound))
-  .add(HttpApiEndpoint.post("grant", "/shared-secrets/:id/access").setPath(sharedPath).setPayload(MachineIds).addSuccess(AccessGrantList).addError(NotFound))
-  .add(HttpApiEndpoint.del("revoke", "/shared-secrets/:id/access").setPath(sharedPath).setPayload(MachineIds).addSuccess(AccessGrantList).addError(NotFound))
-  .add(HttpApiEndpoint.get("access", "/shared-secrets/:id/access").setPath(sharedPath).addSuccess(AccessGrantList).addError(NotFound))
+  .add(
+    HttpApiEndpoint.del("delete", "/shared-secrets/:id")
+      .setPath(sharedPath)
+      .addSuccess(Schema.Void, { status: 204 })
+      .addError(NotFound)
+      .middleware(RequireOperator)
+  )
+  .add(
+    HttpApiEndpoint.post("grant", "/shared-secrets/:id/access")
+      .setPath(sharedPath)
+      .setPayload(MachineIds)
+      .addSuccess(AccessGrantList)
+      .addError(NotFound)
+      .middleware(RequireOperator)
+  )
+  .add(
+    HttpApiEndpoint.del("revoke", "/shared-secrets/:id/access")
+      .setPath(sharedPath)
+      .setPayload(MachineIds)
+      .addSuccess(AccessGrantList)
+      .addError(NotFound)
+      .middleware(RequireOperator)
+  )
+  .add(
+    HttpApiEndpoint.get("access", "/shared-secrets/:id/access")
+      .setPath(sharedPath)
+      .setUrlParams(pageParams)
+      .addSuccess(AccessGrantList)
+      .addError(NotFound)
+      .middleware(RequireViewer)
+  )
   .addError(Forbidden)
-  .middleware(Authentication)
   .prefix("/api/v1") {}
 
 export class SharedSecretReadGroup extends HttpApiGroup.make("sharedSecretRead")
@@ -104,8 +144,7 @@ export class SharedSecretReadGroup extends HttpApiGroup.make("sharedSecretRead")
   .middleware(MachineAuthentication)
   .prefix("/api/v1") {}
 
-export class SecretVaultApi extends HttpApi.make("secret_vault")
-  .add(MachineSecretsGroup)
-  .add(MachineSecretReadGroup)
-  .add(SharedSecretsGroup)
-  .add(SharedSecretReadGroup) {}
+/** Unknown body fields are 400, as the OpenAPI document says (`additionalProperties: false`). */
+export class SecretVaultApi extends strictPayloads(
+  HttpApi.make("secret_vault").add(MachineSecretsGroup).add(MachineSecretReadGroup).add(SharedSecretsGroup).add(SharedSecretReadGroup)
+) {}

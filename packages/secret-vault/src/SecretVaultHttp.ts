@@ -1,4 +1,5 @@
 import { HttpApiBuilder } from "@effect/platform"
+import { pageOf } from "@itl-attestation/core"
 import { Effect, Layer } from "effect"
 import { MachineSecrets } from "./MachineSecrets.js"
 import { SecretVaultApi } from "./SecretVaultApi.js"
@@ -8,7 +9,7 @@ const MachineSecretsHttp = HttpApiBuilder.group(SecretVaultApi, "machineSecrets"
   Effect.map(MachineSecrets, (secrets) =>
     handlers
       .handle("create", ({ path, payload }) => secrets.create(path.id, payload.name, payload.value))
-      .handle("list", ({ path }) => secrets.list(path.id))
+      .handle("list", ({ path, urlParams }) => secrets.list(path.id, pageOf(urlParams)))
       .handle("delete", ({ path }) => secrets.remove(path.id))
   )
 )
@@ -23,14 +24,14 @@ const SharedSecretsHttp = HttpApiBuilder.group(SecretVaultApi, "sharedSecrets", 
   Effect.map(SharedSecrets, (shared) =>
     handlers
       .handle("create", ({ payload }) => shared.create(payload.name, payload.value, payload.description))
-      .handle("list", () => shared.list)
+      .handle("list", ({ urlParams }) => shared.list(pageOf(urlParams)))
       .handle("rewrap", () => shared.rewrap)
       .handle("get", ({ path }) => shared.get(path.id))
       .handle("update", ({ path, payload }) => shared.update(path.id, payload))
       .handle("delete", ({ path }) => shared.remove(path.id))
       .handle("grant", ({ path, payload }) => shared.grant(path.id, payload.machine_ids))
       .handle("revoke", ({ path, payload }) => shared.revoke(path.id, payload.machine_ids))
-      .handle("access", ({ path }) => shared.accessList(path.id))
+      .handle("access", ({ path, urlParams }) => shared.accessList(path.id, pageOf(urlParams)))
   )
 )
 

@@ -18,6 +18,7 @@ import {
   requireRole,
   sqlDefect
 } from "@itl-attestation/core"
+import { DEFAULT_LIMIT, type Page } from "@itl-attestation/core"
 import { DateTime, Effect } from "effect"
 import * as crypto from "node:crypto"
 import { checkValueSize } from "./MachineSecrets.js"
@@ -119,11 +120,13 @@ export class SharedSecrets extends Effect.Service<SharedSecrets>()("@itl-attesta
         return toView(row)
       }).pipe(sqlDefect, Effect.withSpan("SharedSecrets.create"))
 
-    const list = Effect.gen(function* () {
-      yield* requireRole("viewer")
-      const rows = yield* sql<SharedRow>`${selectWithCount} ORDER BY s.name`
-      return new SharedSecretList({ secrets: rows.map(toView), total: rows.length })
-    }).pipe(sqlDefect, Effect.withSpan("SharedSecrets.list"))
+    const list = (page: Page) =>
+      Effect.gen(function* () {
+        yield* requireRole("viewer")
+        const rows = yield* sql<SharedRow>`${selectWithCount} ORDER BY s.name LIMIT ${page.limit} OFFSET ${page.offset}`
+        const [count] = yield* sql<{ total: number }>`SELECT count(*)::int AS total FROM extension_shared_secrets`
+        return new SharedSecretList({ secrets: rows.map(toView), total: count!.total, ...page })
+      }).pipe(sqlDefect, Effect.withSpan("SharedSecrets.list"))
 
     const get = (id: string) =>
       Effect.gen(function* () {
@@ -200,7 +203,7 @@ export class SharedSecrets extends Effect.Service<SharedSecrets>()("@itl-attesta
             }
           })
         )
-        return yield* accessList(id)
+        return yield* accessList(id, firstPage)
       }).pipe(sqlDefect, Effect.withSpan("SharedSecrets.grant"))
 
     const revoke = (id: string, machineIds: ReadonlyArray<string>) =>
@@ -219,19 +222,24 @@ export class SharedSecrets extends Effect.Service<SharedSecrets>()("@itl-attesta
             }
           })
         )
-        return yield* accessList(id)
+        return yield* accessList(id, firstPage)
       }).pipe(sqlDefect, Effect.withSpan("SharedSecrets.revoke"))
 
-    const accessList = (id: string) =>
+    /** What grant and revoke answer with: the first page of the access list (its `total` counts them all). */
+    const firstPage: Page = { limit: DEFAULT_LIMIT, offset: 0 }
+
+    const accessList = (id: string, page: Page) =>
       Effect.gen(function* () {
         yield* requireRole("viewer")
         yield* findOrFail(id)
         const rows = yield* sql<{ machine_id: string; hostname: string; granted_at: Date; granted_by: string; last_accessed_at: Date | null; access_count: number }>`
           SELECT a.machine_id, m.hostname, a.granted_at, a.granted_by, a.last_accessed_at, a.access_count
           FROM extension_shared_secret_access a JOIN machines m ON m.id = a.machine_id
-          WHERE a.shared_secret_id = ${id} ORDER BY a.granted_at, a.machine_id`
+          WHERE a.shared_secret_id = ${id} ORDER BY a.granted_at, a.machine_id LIMIT ${page.limit} OFFSET ${page.offset}`
+        const [count] = yield* sql<{ total: number }>`SELECT count(*)::int AS total FROM extension_shared_secret_access a
+          JOIN machines m ON m.id = a.machine_id WHERE a.shared_secret_id = ${id}`
         const grants = rows.map((r) => new AccessGrant({ ...r, granted_at: r.granted_at.toISOString(), last_accessed_at: r.last_accessed_at?.toISOString() ?? null }))
-        return new AccessGrantList({ access_grants: grants, total: grants.length })
+        return new AccessGrantList({ access_grants: grants, total: count!.total, ...page })
       }).pipe(sqlDefect)
 
     /** For a machine holding a grant: 404 for an unknown name, 403 without a grant. */

@@ -4,9 +4,9 @@ import { type CreatedOperatorToken, type OperatorToken, type OperatorTokenList, 
 import { Effect } from "effect"
 import { callApi } from "../client.js"
 import { root } from "../globals.js"
-import { column, count, render, table, time } from "../output.js"
+import { column, pageFooter, render, table, time } from "../output.js"
 import { group } from "./group.js"
-import { idArg } from "./shared.js"
+import { idArg, limit, offset } from "./shared.js"
 
 const tokenColumns = [
   column<OperatorToken>("id", (t) => t.id),
@@ -20,7 +20,7 @@ const tokenColumns = [
 const createdTable = (created: CreatedOperatorToken) =>
   `${table(tokenColumns, [created])}\n\ntoken: ${created.token}\n(shown only now: the server keeps just its hash)`
 
-const listTable = (list: OperatorTokenList) => `${table(tokenColumns, list.tokens)}\n${count(list.total, "token")}`
+const listTable = (list: OperatorTokenList) => `${table(tokenColumns, list.tokens)}\n${pageFooter(list.tokens.length, list.total, list.offset, "token")}`
 
 const create = Command.make(
   "create",
@@ -36,10 +36,10 @@ const create = Command.make(
     })
 ).pipe(Command.withDescription("Create a token (its secret is printed once)"))
 
-const list = Command.make("list", {}, () =>
+const list = Command.make("list", { limit, offset }, (options) =>
   Effect.gen(function* () {
     const globals = yield* root
-    const tokens = yield* callApi(globals, (api) => api.operators.list())
+    const tokens = yield* callApi(globals, (api) => api.operators.list({ urlParams: { limit: options.limit, offset: options.offset } }))
     yield* render(globals.output, tokens, listTable)
   })
 ).pipe(Command.withDescription("List tokens (never their secrets)"))

@@ -11,9 +11,10 @@ import { Effect, Either, Redacted } from "effect"
 import { refusalLine, tryVaultMachineApi } from "../agent/api.js"
 import { CliFailure } from "../errors.js"
 import { root } from "../globals.js"
-import { cell, column, count, details, render, table, time } from "../output.js"
+import { cell, column, details, pageFooter, render, table, time } from "../output.js"
 import { callVaultApi, openDelivery } from "../vault.js"
 import { group } from "./group.js"
+import { limit, offset } from "./shared.js"
 
 const machineIdArg = Args.text({ name: "machine-id" }).pipe(Args.withDescription("Machine id (UUID)"))
 
@@ -26,7 +27,7 @@ const secretColumns = [
   column<SecretMetadata>("access_count", (s) => String(s.access_count))
 ]
 
-const listTable = (list: SecretList) => `${table(secretColumns, list.secrets)}\n${count(list.total, "secret")}`
+const listTable = (list: SecretList) => `${table(secretColumns, list.secrets)}\n${pageFooter(list.secrets.length, list.total, list.offset, "secret")}`
 
 const secretDetails = (s: SecretMetadata) =>
   details([
@@ -61,10 +62,10 @@ const create = Command.make(
     })
 ).pipe(Command.withDescription("Store a secret for one machine (prints its metadata, never the value)"))
 
-const list = Command.make("list", { machineId: machineIdArg }, ({ machineId }) =>
+const list = Command.make("list", { machineId: machineIdArg, limit, offset }, ({ machineId, limit, offset }) =>
   Effect.gen(function* () {
     const globals = yield* root
-    const secrets = yield* callVaultApi(globals, (api) => api.machineSecrets.list({ path: { id: machineId } }))
+    const secrets = yield* callVaultApi(globals, (api) => api.machineSecrets.list({ path: { id: machineId }, urlParams: { limit, offset } }))
     yield* render(globals.output, secrets, listTable)
   })
 ).pipe(Command.withDescription("List a machine's secrets (metadata only)"))

@@ -8,19 +8,21 @@ import type { AccessGrant, AccessGrantList, RewrapResult, SharedSecret, SharedSe
 import { Effect, Redacted } from "effect"
 import { CliFailure } from "../errors.js"
 import { type Globals, root } from "../globals.js"
-import { cell, column, count, details, render, table, time } from "../output.js"
+import { cell, column, details, pageFooter, render, table, time } from "../output.js"
 import { callVaultApi } from "../vault.js"
 import { group } from "./group.js"
-import { given } from "./shared.js"
+import { allPages, given, limit, offset } from "./shared.js"
 import { valueOption } from "./secret.js"
 
 const nameArg = Args.text({ name: "name" }).pipe(Args.withDescription("The shared secret's name"))
 
 /** The shared secret called `name`, or the one-line failure `no shared secret named <name>`. */
 const byName = (globals: Globals, name: string) =>
-  callVaultApi(globals, (api) => api.sharedSecrets.list()).pipe(
-    Effect.flatMap((list) => {
-      const found = list.secrets.find((s) => s.name === name)
+  allPages((page) =>
+    Effect.map(callVaultApi(globals, (api) => api.sharedSecrets.list({ urlParams: page })), (list) => ({ total: list.total, items: list.secrets }))
+  ).pipe(
+    Effect.flatMap((secrets) => {
+      const found = secrets.find((s) => s.name === name)
       return found === undefined ? Effect.fail(new CliFailure({ message: `no shared secret named ${name}` })) : Effect.succeed(found)
     })
   )
@@ -35,7 +37,7 @@ const secretColumns = [
   column<SharedSecret>("description", (s) => cell(s.description))
 ]
 
-const listTable = (list: SharedSecretList) => `${table(secretColumns, list.secrets)}\n${count(list.total, "shared secret")}`
+const listTable = (list: SharedSecretList) => `${table(secretColumns, list.secrets)}\n${pageFooter(list.secrets.length, list.total, list.offset, "shared secret")}`
 
 const secretDetails = (s: SharedSecret) =>
   details([
@@ -58,7 +60,7 @@ const grantColumns = [
   column<AccessGrant>("access_count", (g) => String(g.access_count))
 ]
 
-const grantsTable = (grants: AccessGrantList) => `${table(grantColumns, grants.access_grants)}\n${count(grants.total, "machine")}`
+const grantsTable = (grants: AccessGrantList) => `${table(grantColumns, grants.access_grants)}\n${pageFooter(grants.access_grants.length, grants.total, grants.offset, "machine")}`
 
 const rewrapLine = (r: RewrapResult) => `rewrapped: ${r.rewrapped}, remaining: ${r.remaining} (encryption key ${r.encryption_key_id})`
 
@@ -91,10 +93,10 @@ const create = Command.make(
     })
 ).pipe(Command.withDescription("Store a shared secret (prints its metadata, never the value)"))
 
-const list = Command.make("list", {}, () =>
+const list = Command.make("list", { limit, offset }, (page) =>
   Effect.gen(function* () {
     const globals = yield* root
-    const secrets = yield* callVaultApi(globals, (api) => api.sharedSecrets.list())
+    const secrets = yield* callVaultApi(globals, (api) => api.sharedSecrets.list({ urlParams: page }))
     yield* render(globals.output, secrets, listTable)
   })
 ).pipe(Command.withDescription("List shared secrets (metadata only)"))
@@ -115,8 +117,13 @@ const revoke = Command.make("revoke", { name: nameArg, machines: machinesOption 
     const globals = yield* root
     const secret = yield* byName(globals, name)
     // The server ignores machines without a grant; a mistyped id should not pass silently.
-    const current = yield* callVaultApi(globals, (api) => api.sharedSecrets.access({ path: { id: secret.shared_secret_id } }))
-    const granted = new Set(current.access_grants.map((g) => g.machine_id.toLowerCase()))
+    const current = yield* allPages((page) =>
+      Effect.map(
+        callVaultApi(globals, (api) => api.sharedSecrets.access({ path: { id: secret.shared_secret_id }, urlParams: page })),
+        (list) => ({ total: list.total, items: list.access_grants })
+      )
+    )
+    const granted = new Set(current.map((g) => g.machine_id.toLowerCase()))
     const notGranted = machines.filter((id) => !granted.has(id))
     if (notGranted.length > 0) {
       const who = notGranted.length === 1 ? `machine ${notGranted[0]} has` : `machines ${notGranted.join(", ")} have`
@@ -129,11 +136,11 @@ const revoke = Command.make("revoke", { name: nameArg, machines: machinesOption 
   })
 ).pipe(Command.withDescription("Take machines' access to a shared secret away; prints who still has it"))
 
-const access = Command.make("access", { name: nameArg }, ({ name }) =>
+const access = Command.make("access", { name: nameArg, limit, offset }, ({ name, limit, offset }) =>
   Effect.gen(function* () {
     const globals = yield* root
     const secret = yield* byName(globals, name)
-    const grants = yield* callVaultApi(globals, (api) => api.sharedSecrets.access({ path: { id: secret.shared_secret_id } }))
+    const grants = yield* callVaultApi(globals, (api) => api.sharedSecrets.access({ path: { id: secret.shared_secret_id }, urlParams: { limit, offset } }))
     yield* render(globals.output, grants, grantsTable)
   })
 ).pipe(Command.withDescription("Show which machines may read a shared secret"))

@@ -2,7 +2,7 @@ import { HttpApiEndpoint, HttpApiGroup } from "@effect/platform"
 import { Schema } from "effect"
 import { Forbidden } from "../http/ApiError.js"
 import { paginationParams } from "../http/Pagination.js"
-import { Authentication } from "../operators/Authentication.js"
+import { RequireViewer } from "../operators/Authentication.js"
 import { AuditPage, AuditVerification } from "./AuditEntry.js"
 
 export class AuditApi extends HttpApiGroup.make("audit")
@@ -20,8 +20,8 @@ export class AuditApi extends HttpApiGroup.make("audit")
         })
       )
       .addSuccess(AuditPage)
+      .middleware(RequireViewer)
   )
-  .add(HttpApiEndpoint.get("verify", "/audit/verify").addSuccess(AuditVerification))
+  .add(HttpApiEndpoint.get("verify", "/audit/verify").addSuccess(AuditVerification).middleware(RequireViewer))
   .addError(Forbidden)
-  .middleware(Authentication)
   .prefix("/api/v1") {}

@@ -11,7 +11,7 @@ import type { MasterKeyRewrap } from "../keyring/Rewrap.js"
 import type { Machines } from "../machines/Machines.js"
 import type { Attestation } from "../attestation/Attestation.js"
 import type { MachineRepo } from "../machines/MachineRepo.js"
-import type { Authentication } from "../operators/Authentication.js"
+import type { Authentication, RequireAdmin, RequireOperator, RequireViewer } from "../operators/Authentication.js"
 import type { MachineAuthentication } from "../sessions/MachineAuthentication.js"
 import type { MachineSessions } from "../sessions/MachineSessions.js"
 import type { OperatorTokens } from "../operators/OperatorTokens.js"
@@ -30,6 +30,9 @@ export type CoreServices =
   | Machines
   | ExtensionRegistry
   | Authentication
+  | RequireViewer
+  | RequireOperator
+  | RequireAdmin
   | MachineAuthentication
   | MachineSessions
   | MachineRepo

@@ -13,6 +13,8 @@ import {
 import { Cause, Effect, Option } from "effect"
 import * as crypto from "node:crypto"
 import { errorBody } from "./ApiError.js"
+import { badInput, InputRejected, inputGuard } from "./InputGuard.js"
+import { withSecurityHeaders } from "./responseHeaders.js"
 import { DATABASE_RETRY_AFTER_SECONDS, isDatabaseUnavailable } from "../db/unavailable.js"
 
 interface DecodeIssue {
@@ -21,6 +23,23 @@ interface DecodeIssue {
 }
 
 const json = (status: number, body: unknown) => HttpServerResponse.unsafeJson(body, { status })
+
+/**
+ * Decode issues quote the value they refused; a large input would make a
+ * larger error. Each message is cut to MAX_ISSUE_MESSAGE characters and at most
+ * MAX_ISSUES issues are returned, so a 400 body stays well under 8 KiB.
+ */
+const MAX_ISSUES = 10
+const MAX_ISSUE_MESSAGE = 300
+const MAX_PATH_SEGMENTS = 40
+
+const truncate = (text: string, max: number) => (text.length <= max ? text : `${text.slice(0, max)}… (${text.length - max} more characters)`)
+
+const capIssue = (issue: DecodeIssue): DecodeIssue => ({
+  ...issue,
+  path: issue.path.slice(0, MAX_PATH_SEGMENTS).map((segment) => (typeof segment === "string" ? truncate(segment, 64) : segment)),
+  message: truncate(String(issue.message), MAX_ISSUE_MESSAGE)
+})
 
 /** `hostname: must be a hostname …` — the first issue names the field, the rest go to details. */
 const describeIssues = (issues: ReadonlyArray<DecodeIssue>) => {
@@ -38,14 +57,17 @@ const rewriteDecodeError = (response: HttpServerResponse.HttpServerResponse) => 
     return response
   }
   if (parsed._tag !== "HttpApiDecodeError" || !Array.isArray(parsed.issues)) return response
-  const issues = parsed.issues
-  // `_tag`, `issues` (as they were) and `message` stay so the derived client still decodes the error.
+  const issues = parsed.issues.slice(0, MAX_ISSUES).map(capIssue)
+  // `_tag`, `issues` and `message` stay so the derived client still decodes the error.
   return json(400, {
     _tag: "HttpApiDecodeError",
     error: "bad_request",
     message: describeIssues(issues),
     issues,
-    details: { fields: issues.map((i) => i.path.map(String).join(".")).filter((p) => p !== "") }
+    details: {
+      fields: issues.map((i) => i.path.map(String).join(".")).filter((p) => p !== ""),
+      ...(parsed.issues.length > MAX_ISSUES ? { omitted_issues: parsed.issues.length - MAX_ISSUES } : {})
+    }
   })
 }
 
@@ -70,6 +92,7 @@ const fromFailure = (request: HttpServerRequest.HttpServerRequest, cause: Cause.
     const failure = Cause.isEmpty(cause) || Cause.isInterruptedOnly(cause) ? Option.none() : Option.some(Cause.squash(cause))
     if (Option.isSome(failure)) {
       const error = failure.value
+      if (error instanceof InputRejected) return badInput(error.problem)
       if (HttpServerError.isServerError(error) && error._tag === "RouteNotFound") {
         return json(404, errorBody("not_found", `no route for ${request.method} ${request.url.split("?")[0]}`))
       }
@@ -99,13 +122,13 @@ export const errorMiddleware =
       const response =
         declared > maxBodyBytes
           ? json(413, errorBody("payload_too_large", `request body exceeds ${maxBodyBytes} bytes`))
-          : yield* app.pipe(
+          : yield* inputGuard(maxBodyBytes)(app).pipe(
               HttpIncomingMessage.withMaxBodySize(Option.some(maxBodyBytes)),
               Effect.map(rewriteDecodeError),
               Effect.catchAllCause((cause) => fromFailure(request, cause))
             )
       const withAuth =
         response.status === 401 ? HttpServerResponse.setHeader(response, "www-authenticate", 'Bearer realm="attestation"') : response
-      return HttpServerResponse.setHeader(withRetryAfter(withAuth), "x-request-id", requestId)
+      return withSecurityHeaders(HttpServerResponse.setHeader(withRetryAfter(withAuth), "x-request-id", requestId))
     })
 

@@ -15,6 +15,15 @@ export const paginationParams = {
   )
 }
 
+/** A page request after defaults: what the services take. */
+export interface Page {
+  readonly limit: number
+  readonly offset: number
+}
+
+/** Just the page of `?limit=&offset=`. */
+export const pageParams = Schema.Struct(paginationParams)
+
 export const pageOf = <P extends { readonly limit?: number | undefined; readonly offset?: number | undefined }>(params: P) => ({
   ...params,
   limit: params.limit ?? DEFAULT_LIMIT,

@@ -2,7 +2,7 @@
 import { HttpApiEndpoint, HttpApiGroup } from "@effect/platform"
 import { Schema } from "effect"
 import { BadRequest, Forbidden } from "../http/ApiError.js"
-import { Authentication } from "../operators/Authentication.js"
+import { RequireAdmin } from "../operators/Authentication.js"
 import { MAX_REWRAP_LIMIT } from "./Rewrap.js"
 
 const RewrapCursor = Schema.Struct({ table: Schema.String, after: Schema.String })
@@ -32,7 +32,7 @@ export class KeyringApi extends HttpApiGroup.make("keyring")
       .setPayload(RewrapRequest)
       .addSuccess(MasterKeyRewrapResult)
       .addError(BadRequest)
+      .middleware(RequireAdmin)
   )
   .addError(Forbidden)
-  .middleware(Authentication)
   .prefix("/api/v1") {}

@@ -46,7 +46,9 @@ export class CreatedOperatorToken extends Schema.Class<CreatedOperatorToken>("Cr
 
 export class OperatorTokenList extends Schema.Class<OperatorTokenList>("OperatorTokenList")({
   tokens: Schema.Array(OperatorToken),
-  total: Schema.Number
+  total: Schema.Number,
+  limit: Schema.Number,
+  offset: Schema.Number
 }) {}
 
 export class CreateOperatorToken extends Schema.Class<CreateOperatorToken>("CreateOperatorToken")({

@@ -1,7 +1,8 @@
 import { HttpApiEndpoint, HttpApiGroup } from "@effect/platform"
 import { Schema } from "effect"
 import { Forbidden, NotFound } from "../http/ApiError.js"
-import { Authentication } from "./Authentication.js"
+import { pageParams } from "../http/Pagination.js"
+import { RequireAdmin } from "./Authentication.js"
 import { CreatedOperatorToken, CreateOperatorToken, OperatorToken, OperatorTokenList } from "./Operator.js"
 
 export class OperatorApi extends HttpApiGroup.make("operators")
@@ -9,14 +10,15 @@ export class OperatorApi extends HttpApiGroup.make("operators")
     HttpApiEndpoint.post("create", "/operators/tokens")
       .setPayload(CreateOperatorToken)
       .addSuccess(CreatedOperatorToken, { status: 201 })
+      .middleware(RequireAdmin)
   )
-  .add(HttpApiEndpoint.get("list", "/operators/tokens").addSuccess(OperatorTokenList))
+  .add(HttpApiEndpoint.get("list", "/operators/tokens").setUrlParams(pageParams).addSuccess(OperatorTokenList).middleware(RequireAdmin))
   .add(
     HttpApiEndpoint.del("revoke", "/operators/tokens/:id")
       .setPath(Schema.Struct({ id: Schema.UUID }))
       .addSuccess(OperatorToken)
       .addError(NotFound)
+      .middleware(RequireAdmin)
   )
   .addError(Forbidden)
-  .middleware(Authentication)
   .prefix("/api/v1") {}

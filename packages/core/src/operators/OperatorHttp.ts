@@ -1,13 +1,14 @@
 import { HttpApiBuilder } from "@effect/platform"
 import { Effect } from "effect"
 import { CoreApi } from "../CoreApi.js"
+import { pageOf } from "../http/Pagination.js"
 import { OperatorTokens } from "./OperatorTokens.js"
 
 export const OperatorHttp = HttpApiBuilder.group(CoreApi, "operators", (handlers) =>
   Effect.map(OperatorTokens, (tokens) =>
     handlers
       .handle("create", ({ payload }) => tokens.create(payload.name, payload.role))
-      .handle("list", () => tokens.list)
+      .handle("list", ({ urlParams }) => tokens.list(pageOf(urlParams)))
       .handle("revoke", ({ path }) => tokens.revoke(path.id))
   )
 )

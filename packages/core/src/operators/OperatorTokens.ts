@@ -11,6 +11,7 @@ import { AuditLog } from "../audit/AuditLog.js"
 import { AppConfig, isEmbedded } from "../config/AppConfig.js"
 import { Events } from "../events/Events.js"
 import { Forbidden, NotFound, Unauthorized } from "../http/ApiError.js"
+import type { Page } from "../http/Pagination.js"
 import {
   CreatedOperatorToken,
   CurrentOperator,
@@ -120,11 +121,13 @@ export class OperatorTokens extends Effect.Service<OperatorTokens>()("@itl-attes
         return new CreatedOperatorToken({ ...toToken(row), token })
       }).pipe(sqlDefect, Effect.withSpan("OperatorTokens.create"))
 
-    const list = Effect.gen(function* () {
-      yield* requireRole("admin")
-      const rows = yield* sql<TokenRow>`SELECT * FROM operator_tokens ORDER BY created_at, id`
-      return new OperatorTokenList({ tokens: rows.map(toToken), total: rows.length })
-    }).pipe(sqlDefect, Effect.withSpan("OperatorTokens.list"))
+    const list = (page: Page) =>
+      Effect.gen(function* () {
+        yield* requireRole("admin")
+        const rows = yield* sql<TokenRow>`SELECT * FROM operator_tokens ORDER BY created_at, id LIMIT ${page.limit} OFFSET ${page.offset}`
+        const [count] = yield* sql<{ total: number }>`SELECT count(*)::int AS total FROM operator_tokens`
+        return new OperatorTokenList({ tokens: rows.map(toToken), total: count!.total, ...page })
+      }).pipe(sqlDefect, Effect.withSpan("OperatorTokens.list"))
 
     const revoke = (id: string) =>
       Effect.gen(function* () {
