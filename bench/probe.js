@@ -35,8 +35,11 @@ const TIMEOUT = Number(process.env.PROBE_TIMEOUT ?? 15_000)
 const POSTGRES_URL = process.env.PROBE_DATABASE_URL || process.env.BENCH_DATABASE_URL || process.env.TEST_DATABASE_URL || ""
 /** PROBE_LOG=<file>: one line per request (database, input, status), for whoever fixes what the report lists. */
 const LOG_FILE = process.env.PROBE_LOG ?? ""
-/** PROBE_SERVER_ENV: a JSON object of further ITL_* settings for the server (e.g. a registration rate limit). */
-const EXTRA_ENV = JSON.parse(process.env.PROBE_SERVER_ENV || "{}")
+/**
+ * PROBE_SERVER_ENV: a JSON object of further ITL_* settings for the server. By default the per-address
+ * limits are off: every probe request comes from one address, and a 429 would hide what an input reaches.
+ */
+const EXTRA_ENV = { ITL_REGISTRATION_LIMIT: "0", ITL_UNVERIFIED_ATTEST_LIMIT: "0", ...JSON.parse(process.env.PROBE_SERVER_ENV || "{}") }
 const log = (line) => console.error(`[probe] ${line}`)
 
 /** What in a response body betrays internals. */
@@ -56,6 +59,9 @@ const send = (base, request, token) =>
     if (headers["content-type"] === "") delete headers["content-type"]
     const body = request.body === undefined ? undefined : Buffer.from(request.body, "utf8")
     if (body !== undefined && !request.chunked) headers["content-length"] = String(body.length)
+    // Node frames a body as chunked by itself only for methods that usually carry one;
+    // say so explicitly, or a GET's body bytes would reach the server as a malformed next request.
+    if (body !== undefined && request.chunked) headers["transfer-encoding"] = "chunked"
     let done = false
     const finish = (result) => {
       if (done) return
