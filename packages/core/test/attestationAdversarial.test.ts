@@ -233,47 +233,43 @@ describe("refusals that are not the machine's doing", () => {
 })
 
 describe("challenges", () => {
-  it("an outstanding credential challenge is not replaced by a registration with another AK", async () => {
+  type Response = Awaited<ReturnType<ReturnType<typeof api>["post"]>>
+
+  /**
+   * The machine registers and gets a credential challenge; past the 10 s reissue interval, `meanwhile`
+   * registers its EK again (as the machine retrying, or as anyone who saw its public keys); the machine's
+   * answer to the FIRST challenge must still prove its EK.
+   */
+  const firstChallengeHolds = async (meanwhile: (anonymous: ReturnType<typeof api>, first: Response) => Promise<void>) => {
     const server = await startServer()
     const anonymous = api(server)
     try {
       const first = await anonymous.post("/api/v1/machines/register", { ek_public: machine.ekPublic, ak_public: machine.akPublic, hostname: "victim" })
       expect(first.status).toBe(201)
-      // Past the 10 s reissue interval, so only the AK decides.
       await server.sql("UPDATE enrollment_challenges SET created_at = now() - interval '1 minute'")
+      await meanwhile(anonymous, first)
+      const secret = await machine.activate(first.body.challenge.credential_file)
+      const activated = await anonymous.post(`/api/v1/machines/${first.body.machine.id}/activate`, { secret })
+      expect(activated.status, activated.text).toBe(200)
+      expect(activated.body.ek_verified).toBe(true)
+    } finally {
+      await server.stop()
+    }
+  }
+
+  it("an outstanding credential challenge is not replaced by a registration with another AK", () =>
+    firstChallengeHolds(async (anonymous) => {
       const hijack = await anonymous.post("/api/v1/machines/register", { ek_public: machine.ekPublic, ak_public: await machine.otherAk(), hostname: "victim" })
       expect(hijack.status, hijack.text).toBe(409)
       expect(hijack.body).toMatchObject({ error: "challenge_outstanding", details: { field: "ak_public" } })
-      // The machine's own answer to the first challenge still proves its EK.
-      const secret = await machine.activate(first.body.challenge.credential_file)
-      const activated = await anonymous.post(`/api/v1/machines/${first.body.machine.id}/activate`, { secret })
-      expect(activated.status, activated.text).toBe(200)
-      expect(activated.body.ek_verified).toBe(true)
-    } finally {
-      await server.stop()
-    }
-  })
+    }))
 
-  it("an outstanding credential challenge is not replaced by a registration with the same AK either: it is sent again", async () => {
-    const server = await startServer()
-    const anonymous = api(server)
-    try {
-      const first = await anonymous.post("/api/v1/machines/register", { ek_public: machine.ekPublic, ak_public: machine.akPublic, hostname: "victim" })
-      expect(first.status).toBe(201)
-      // Past the 10 s reissue interval: anyone who saw the machine's public keys replays them.
-      await server.sql("UPDATE enrollment_challenges SET created_at = now() - interval '1 minute'")
+  it("an outstanding credential challenge is not replaced by a registration with the same AK either: it is sent again", () =>
+    firstChallengeHolds(async (anonymous, first) => {
       const replayed = await anonymous.post("/api/v1/machines/register", { ek_public: machine.ekPublic, ak_public: machine.akPublic, hostname: "victim" })
       expect(replayed.status, replayed.text).toBe(200)
       expect(replayed.body.challenge).toEqual(first.body.challenge)
-      // The machine answers the challenge it got first, and that proves its EK.
-      const secret = await machine.activate(first.body.challenge.credential_file)
-      const activated = await anonymous.post(`/api/v1/machines/${first.body.machine.id}/activate`, { secret })
-      expect(activated.status, activated.text).toBe(200)
-      expect(activated.body.ek_verified).toBe(true)
-    } finally {
-      await server.stop()
-    }
-  })
+    }))
 
   it("locked, revoked and rejected machines are sent no challenge of either kind", async () => {
     const s = await enrolled()
