@@ -94,7 +94,9 @@ describe("PostgreSQL unreachable", () => {
         expect(answer.headers["retry-after"]).toMatch(/^\d+$/)
         expect(JSON.parse(answer.body).error).toBe("service_unavailable")
       }
-      expect((await request(server.url, { path: "/readyz" })).status).toBe(503)
+      const readiness = await request(server.url, { path: "/readyz" })
+      expect(readiness.status).toBe(503)
+      expect(readiness.headers["retry-after"]).toMatch(/^\d+$/)
       expect((await request(server.url, { path: "/healthz" })).status).toBe(200)
 
       // Back without restarting the server.

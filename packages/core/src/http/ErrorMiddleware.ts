@@ -71,9 +71,9 @@ const rewriteDecodeError = (response: HttpServerResponse.HttpServerResponse) => 
   })
 }
 
-/** A 429 whose details carry `retry_after_seconds` also gets the standard header. */
+/** A 429 or 503 whose details carry `retry_after_seconds` also gets the standard header. */
 const withRetryAfter = (response: HttpServerResponse.HttpServerResponse) => {
-  if (response.status !== 429 || response.body._tag !== "Uint8Array") return response
+  if ((response.status !== 429 && response.status !== 503) || response.body._tag !== "Uint8Array") return response
   try {
     const seconds = JSON.parse(new TextDecoder().decode(response.body.body))?.details?.retry_after_seconds
     return typeof seconds === "number" ? HttpServerResponse.setHeader(response, "retry-after", String(seconds)) : response

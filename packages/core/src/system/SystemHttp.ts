@@ -7,6 +7,10 @@ import { ExtensionRegistry } from "../extensions/ExtensionRegistry.js"
 import { ServiceUnavailable } from "../http/ApiError.js"
 import { ExtensionList, Readiness } from "./SystemApi.js"
 
+/** Load balancers and clients may retry a not-ready instance after this long (`Retry-After`). */
+const READY_RETRY_SECONDS = 5
+const notReady = (message: string) => new ServiceUnavailable({ message, details: { retry_after_seconds: READY_RETRY_SECONDS } })
+
 export const SystemHttp = HttpApiBuilder.group(CoreApi, "system", (handlers) =>
   Effect.gen(function* () {
     const sql = yield* SqlClient.SqlClient
@@ -19,8 +23,8 @@ export const SystemHttp = HttpApiBuilder.group(CoreApi, "system", (handlers) =>
       .handle("readyz", () =>
         sql`SELECT 1`.pipe(
           Effect.as(new Readiness({ status: "ready", database: database.kind, migrations: "done" })),
-          Effect.timeoutFail({ duration: "2 seconds", onTimeout: () => new ServiceUnavailable({ message: "database did not answer within 2 s" }) }),
-          Effect.catchTag("SqlError", () => Effect.fail(new ServiceUnavailable({ message: "database unreachable" })))
+          Effect.timeoutFail({ duration: "2 seconds", onTimeout: () => notReady("database did not answer within 2 s") }),
+          Effect.catchTag("SqlError", () => Effect.fail(notReady("database unreachable")))
         )
       )
       .handle("extensions", () =>
