@@ -21,12 +21,8 @@ import * as crypto from "node:crypto"
 import * as net from "node:net"
 import { fileURLToPath } from "node:url"
 import { embeddedDatabase, postgresDatabase } from "./lib/database.js"
+import { setting } from "./lib/setting.js"
 
-const setting = (name, fallback) => {
-  const value = Number(process.env[name] ?? fallback)
-  if (!Number.isInteger(value) || value <= 0) throw new Error(`${name} must be a positive integer`)
-  return value
-}
 const ROUNDS = setting("CRASH_ROUNDS", 3)
 const WRITERS = setting("CRASH_WRITERS", 16)
 const CLI = fileURLToPath(new URL("../packages/cli/dist/bin.js", import.meta.url))

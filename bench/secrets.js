@@ -23,12 +23,8 @@ import { embeddedDatabase, postgresDatabase } from "./lib/database.js"
 import { measure } from "./lib/load.js"
 import { watchOtherWork } from "./lib/quiet.js"
 import { registerMachines } from "./lib/setup.js"
+import { setting } from "./lib/setting.js"
 
-const setting = (name, fallback) => {
-  const value = Number(process.env[name] ?? fallback)
-  if (!Number.isInteger(value) || value <= 0) throw new Error(`${name} must be a positive integer`)
-  return value
-}
 const DURATION = setting("BENCH_DURATION", 10)
 const WARMUP = setting("BENCH_WARMUP", 2)
 const CONNECTIONS = setting("BENCH_CONNECTIONS", 32)
