@@ -2,7 +2,7 @@
  * Rendering for stdout: `--output json` is the API's JSON as received (for
  * scripts), `--output table` a compact aligned view (for people).
  */
-import { Console } from "effect"
+import { Console, DateTime } from "effect"
 import type { OutputFormat } from "./globals.js"
 
 export interface Column<A> {
@@ -30,7 +30,8 @@ export const cell = (value: string | number | boolean | null | undefined): strin
   value === null || value === undefined || value === "" ? "-" : String(value)
 
 /** `2024-05-01T12:00:00.123Z` → `2024-05-01T12:00:00Z`: sub-second precision is noise in a table. */
-export const time = (value: string | null): string => (value === null ? "-" : value.replace(/\.\d+(?=Z$|[+-]\d\d:\d\d$)/, ""))
+export const time = (value: string | DateTime.DateTime | null): string =>
+  value === null ? "-" : (typeof value === "string" ? value : DateTime.formatIso(value)).replace(/\.\d+(?=Z$|[+-]\d\d:\d\d$)/, "")
 
 /** `sha256:0123456789abcdef…` keeps enough of a fingerprint to tell machines apart. */
 export const shortFingerprint = (value: string) => {

@@ -18,6 +18,7 @@ import {
   requireRole,
   sqlDefect
 } from "@itl-attestation/core"
+import type { MachineId } from "@itl-attestation/core"
 import type { Page } from "@itl-attestation/core"
 import { Effect, Option } from "effect"
 import * as crypto from "node:crypto"
@@ -26,7 +27,7 @@ import { type DeliveryScheme, FingerprintBoundSecret, MAX_VALUE_BYTES, SecretLis
 
 interface SecretRow {
   readonly secret_id: string
-  readonly machine_id: string
+  readonly machine_id: MachineId
   readonly name: string
   readonly encrypted_value: Buffer
   readonly nonce: Buffer

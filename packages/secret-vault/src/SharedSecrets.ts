@@ -17,7 +17,7 @@ import {
   requireRole,
   sqlDefect
 } from "@itl-attestation/core"
-import { DEFAULT_LIMIT, type Page } from "@itl-attestation/core"
+import { DEFAULT_LIMIT, type MachineId, type Page } from "@itl-attestation/core"
 import { Effect } from "effect"
 import * as crypto from "node:crypto"
 import { checkValueSize } from "./MachineSecrets.js"
@@ -251,7 +251,7 @@ export class SharedSecrets extends Effect.Service<SharedSecrets>()("@itl-attesta
       Effect.gen(function* () {
         yield* requireRole("viewer")
         yield* findOrFail(id)
-        const rows = yield* sql<{ machine_id: string; hostname: string; granted_at: Date; granted_by: string; last_accessed_at: Date | null; access_count: number }>`
+        const rows = yield* sql<{ machine_id: MachineId; hostname: string; granted_at: Date; granted_by: string; last_accessed_at: Date | null; access_count: number }>`
           SELECT a.machine_id, m.hostname, a.granted_at, a.granted_by, a.last_accessed_at, a.access_count
           FROM extension_shared_secret_access a JOIN machines m ON m.id = a.machine_id
           WHERE a.shared_secret_id = ${id} ORDER BY a.granted_at, a.machine_id LIMIT ${page.limit} OFFSET ${page.offset}`

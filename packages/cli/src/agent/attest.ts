@@ -3,7 +3,8 @@
  * the enrolled AK, exchanged for a machine session token.
  */
 import { type AttestationResult, type PcrValuesJson, Tpm } from "@itl-attestation/core"
-import { Effect, Option } from "effect"
+import { DateTime, Effect, Option } from "effect"
+import { asMachineId } from "../commands/shared.js"
 import { CliFailure, messageOf } from "../errors.js"
 import { agentApi } from "./api.js"
 import { withLoadedKeys } from "./keys.js"
@@ -31,7 +32,7 @@ export interface Attested {
 export const attest = (dir: string, url: string) =>
   Effect.gen(function* () {
     const state = yield* requireEnrolled(dir)
-    const challenge = yield* agentApi(url, Option.none(), (client) => client.attestation.challenge({ payload: { machine_id: state.machine_id } }))
+    const challenge = yield* agentApi(url, Option.none(), (client) => client.attestation.challenge({ payload: { machine_id: asMachineId(state.machine_id) } }))
 
     yield* removeFiles(dir, FILES.quote, FILES.signature, FILES.pcrs)
     const quote = tpm2(dir, "tpm2_quote", [
@@ -54,9 +55,9 @@ export const attest = (dir: string, url: string) =>
     })
     const result = yield* agentApi(url, Option.none(), (client) =>
       client.attestation.attest({
-        payload: { machine_id: state.machine_id, quote: message.toString("base64"), signature: signature.toString("base64"), pcrs }
+        payload: { machine_id: asMachineId(state.machine_id), quote: message.toString("base64"), signature: signature.toString("base64"), pcrs }
       })
     )
-    yield* writeSession(dir, { machine_id: state.machine_id, token: result.session_token, expires_at: result.expires_at })
+    yield* writeSession(dir, { machine_id: state.machine_id, token: result.session_token, expires_at: DateTime.formatIso(result.expires_at) })
     return { result, sessionFile: `${dir}/${FILES.machineSession}` } satisfies Attested
   })

@@ -6,6 +6,7 @@
  * the AK loaded, recovers the key, by the same credential activation as enroll.
  */
 import { Effect, Option } from "effect"
+import { asMachineId } from "../commands/shared.js"
 import * as crypto from "node:crypto"
 import { CliFailure } from "../errors.js"
 import { openDelivery } from "../vault.js"
@@ -34,7 +35,7 @@ export const getSecret = (dir: string, url: string, name: string) =>
     const state = yield* requireEnrolled(dir)
     const token = yield* liveSession(dir, state.machine_id)
     const delivered = yield* vaultMachineApi(url, { _tag: "Session", token }, (client) =>
-      client.machineSecretRead.read({ path: { id: state.machine_id, name }, urlParams: { scheme: "tpm2-credential-v1" } })
+      client.machineSecretRead.read({ path: { id: asMachineId(state.machine_id), name }, urlParams: { scheme: "tpm2-credential-v1" } })
     )
     if (delivered.scheme !== "tpm2-credential-v1") {
       return yield* new CliFailure({ message: `the server delivered ${name} as ${delivered.scheme}, not tpm2-credential-v1` })

@@ -6,7 +6,7 @@ import { callApi } from "../client.js"
 import { root } from "../globals.js"
 import { cell, column, details, pageFooter, render, shortFingerprint, table, time } from "../output.js"
 import { group } from "./group.js"
-import { given, idArg, limit, offset } from "./shared.js"
+import { asMachineId, given, idArg, limit, offset } from "./shared.js"
 
 const machineColumns = [
   column<Machine>("id", (m) => m.id),
@@ -58,7 +58,7 @@ const list = Command.make(
 const get = Command.make("get", { id: idArg("Machine") }, ({ id }) =>
   Effect.gen(function* () {
     const globals = yield* root
-    const machine = yield* callApi(globals, (api) => api.machines.get({ path: { id } }))
+    const machine = yield* callApi(globals, (api) => api.machines.get({ path: { id: asMachineId(id) } }))
     yield* render(globals.output, machine, machineDetails)
   })
 ).pipe(Command.withDescription("Show one machine"))
@@ -72,7 +72,7 @@ const transition = (action: Transition, description: string) =>
     ({ id, reason }) =>
       Effect.gen(function* () {
         const globals = yield* root
-        const machine = yield* callApi(globals, (api) => api.machines[action]({ path: { id }, payload: given("reason", reason) }))
+        const machine = yield* callApi(globals, (api) => api.machines[action]({ path: { id: asMachineId(id) }, payload: given("reason", reason) }))
         yield* render(globals.output, machine, machineDetails)
       })
   ).pipe(Command.withDescription(description))
@@ -80,7 +80,7 @@ const transition = (action: Transition, description: string) =>
 const remove = Command.make("delete", { id: idArg("Machine") }, ({ id }) =>
   Effect.gen(function* () {
     const globals = yield* root
-    yield* callApi(globals, (api) => api.machines.delete({ path: { id } }))
+    yield* callApi(globals, (api) => api.machines.delete({ path: { id: asMachineId(id) } }))
     // The API answers 204 with no body; say what happened in either format.
     yield* render(globals.output, { id, deleted: true }, () => `deleted machine ${id}`)
   })

@@ -14,7 +14,7 @@ import { root } from "../globals.js"
 import { cell, column, details, pageFooter, render, table, time } from "../output.js"
 import { callVaultApi, openDelivery } from "../vault.js"
 import { group } from "./group.js"
-import { limit, offset } from "./shared.js"
+import { asMachineId, limit, offset } from "./shared.js"
 
 const machineIdArg = Args.text({ name: "machine-id" }).pipe(Args.withDescription("Machine id (UUID)"))
 
@@ -56,7 +56,7 @@ const create = Command.make(
     Effect.gen(function* () {
       const globals = yield* root
       const created = yield* callVaultApi(globals, (api) =>
-        api.machineSecrets.create({ path: { id: machineId }, payload: { name, value: Redacted.value(value) } })
+        api.machineSecrets.create({ path: { id: asMachineId(machineId) }, payload: { name, value: Redacted.value(value) } })
       )
       yield* render(globals.output, created, secretDetails)
     })
@@ -65,7 +65,7 @@ const create = Command.make(
 const list = Command.make("list", { machineId: machineIdArg, limit, offset }, ({ machineId, limit, offset }) =>
   Effect.gen(function* () {
     const globals = yield* root
-    const secrets = yield* callVaultApi(globals, (api) => api.machineSecrets.list({ path: { id: machineId }, urlParams: { limit, offset } }))
+    const secrets = yield* callVaultApi(globals, (api) => api.machineSecrets.list({ path: { id: asMachineId(machineId) }, urlParams: { limit, offset } }))
     yield* render(globals.output, secrets, listTable)
   })
 ).pipe(Command.withDescription("List a machine's secrets (metadata only)"))
@@ -95,7 +95,7 @@ const get = Command.make(
       // As the machine: the fingerprint header and no Authorization header
       // (an operator token there would be taken for a machine session).
       const answer = yield* tryVaultMachineApi(globals.url, { _tag: "EkFingerprint", fingerprint: ekFingerprint }, (client) =>
-        client.machineSecretRead.read({ path: { id: machineId, name }, urlParams: { scheme: "hkdf-ek-v1" } })
+        client.machineSecretRead.read({ path: { id: asMachineId(machineId), name }, urlParams: { scheme: "hkdf-ek-v1" } })
       )
       if (Either.isLeft(answer)) {
         const refusal = answer.left

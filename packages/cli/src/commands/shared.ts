@@ -1,8 +1,16 @@
 /** Arguments and options that several command groups share. */
 import { Args, Options } from "@effect/cli"
+import type { MachineId } from "@itl-attestation/core"
 import { Effect, Option } from "effect"
 
 export const idArg = (what: string) => Args.text({ name: "id" }).pipe(Args.withDescription(`${what} id (UUID)`))
+
+/**
+ * A machine id as the derived client's types want it. The client checks it is
+ * a UUID when it encodes the request, and reports `invalid request: id: …`.
+ */
+export const asMachineId = (id: string) => id as MachineId
+export const asMachineIds = (ids: ReadonlyArray<string>) => ids as ReadonlyArray<MachineId>
 
 // Defaults match the server's; the derived client needs them spelled out
 // because the API schema gives them as decoding defaults.

@@ -11,7 +11,7 @@ import { type Globals, root } from "../globals.js"
 import { cell, column, details, pageFooter, render, table, time } from "../output.js"
 import { callVaultApi } from "../vault.js"
 import { group } from "./group.js"
-import { allPages, given, limit, offset } from "./shared.js"
+import { allPages, asMachineIds, given, limit, offset } from "./shared.js"
 import { valueOption } from "./secret.js"
 
 const nameArg = Args.text({ name: "name" }).pipe(Args.withDescription("The shared secret's name"))
@@ -106,7 +106,7 @@ const grant = Command.make("grant", { name: nameArg, machines: machinesOption },
     const globals = yield* root
     const secret = yield* byName(globals, name)
     const grants = yield* callVaultApi(globals, (api) =>
-      api.sharedSecrets.grant({ path: { id: secret.shared_secret_id }, payload: { machine_ids: machines } })
+      api.sharedSecrets.grant({ path: { id: secret.shared_secret_id }, payload: { machine_ids: asMachineIds(machines) } })
     )
     yield* render(globals.output, grants, grantsTable)
   })
@@ -130,7 +130,7 @@ const revoke = Command.make("revoke", { name: nameArg, machines: machinesOption 
       return yield* new CliFailure({ message: `not granted: ${who} no access to ${name}; nothing revoked` })
     }
     const grants = yield* callVaultApi(globals, (api) =>
-      api.sharedSecrets.revoke({ path: { id: secret.shared_secret_id }, payload: { machine_ids: machines } })
+      api.sharedSecrets.revoke({ path: { id: secret.shared_secret_id }, payload: { machine_ids: asMachineIds(machines) } })
     )
     yield* render(globals.output, grants, grantsTable)
   })

@@ -11,7 +11,7 @@ export class AttestationChallenge extends Schema.Class<AttestationChallenge>("At
   nonce: Schema.String,
   /** The PCRs to quote, in `tpm2_quote -l` syntax. */
   pcr_selection: Schema.String,
-  expires_at: Schema.String
+  expires_at: Schema.DateTimeUtc
 }) {}
 
 export class AttestationRequest extends Schema.Class<AttestationRequest>("AttestationRequest")({
@@ -30,6 +30,6 @@ export class AttestationRequest extends Schema.Class<AttestationRequest>("Attest
 export class AttestationResult extends Schema.Class<AttestationResult>("AttestationResult")({
   /** `Authorization: Bearer <session_token>` for machine endpoints until `expires_at`. */
   session_token: Schema.String,
-  expires_at: Schema.String,
+  expires_at: Schema.DateTimeUtc,
   machine: Machine
 }) {}

@@ -1,9 +1,10 @@
 /** Operators' side of PCR policy: per machine, and the global default. */
-import { Effect } from "effect"
+import { Effect, Option } from "effect"
 import { AuditLog } from "../audit/AuditLog.js"
 import { sqlDefect } from "../db/sqlDefect.js"
 import { Events } from "../events/Events.js"
-import { NotFound } from "../http/ApiError.js"
+import type { MachineId } from "../machines/Machine.js"
+import { MachineNotFound } from "../machines/MachineErrors.js"
 import { MachineRepo } from "../machines/MachineRepo.js"
 import { actorOf, requireRole } from "../operators/OperatorTokens.js"
 import { Attestation } from "./Attestation.js"
@@ -18,13 +19,11 @@ export class PcrPolicies extends Effect.Service<PcrPolicies>()("@itl-attestation
     const audit = yield* AuditLog
     const events = yield* Events
 
-    const machineOrFail = (id: string) =>
-      Effect.flatMap(machines.findById(id), (row) =>
-        row === undefined ? Effect.fail(new NotFound({ message: `machine ${id} not found` })) : Effect.succeed(row)
-      )
+    const machineOrFail = (id: MachineId) =>
+      Effect.flatMap(machines.findById(id), Option.match({ onNone: () => Effect.fail(new MachineNotFound({ id })), onSome: Effect.succeed }))
 
     /** The policy a machine's next quote is checked against, and where it comes from. */
-    const forMachine = (id: string) =>
+    const forMachine = (id: MachineId) =>
       Effect.gen(function* () {
         yield* requireRole("viewer")
         const policy = yield* attestation.effectivePolicy(yield* machineOrFail(id))
@@ -35,13 +34,13 @@ export class PcrPolicies extends Effect.Service<PcrPolicies>()("@itl-attestation
         })
       }).pipe(sqlDefect, Effect.withSpan("PcrPolicies.forMachine"))
 
-    const setForMachine = (id: string, policy: PcrPolicy | null) =>
+    const setForMachine = (id: MachineId, policy: PcrPolicy | null) =>
       Effect.gen(function* () {
         const operator = yield* requireRole("operator")
         yield* events.transaction(
           Effect.gen(function* () {
             const row = yield* repo.setMachinePolicy(id, policy === null ? null : policy.pcrs)
-            if (row === undefined) return yield* new NotFound({ message: `machine ${id} not found` })
+            if (Option.isNone(row)) return yield* new MachineNotFound({ id })
             yield* audit.append(actorOf(operator), {
               action: policy === null ? "machine.pcr_policy_cleared" : "machine.pcr_policy_set",
               targetType: "machine",
@@ -55,7 +54,7 @@ export class PcrPolicies extends Effect.Service<PcrPolicies>()("@itl-attestation
 
     const getDefault = Effect.gen(function* () {
       yield* requireRole("viewer")
-      const policy = yield* repo.defaultPolicy
+      const policy = Option.getOrUndefined(yield* repo.defaultPolicy)
       return new PcrPolicyView({
         source: policy === undefined ? "none" : "default",
         pcr_selection: policy === undefined ? null : selectionOf(policy),

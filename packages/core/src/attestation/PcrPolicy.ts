@@ -68,12 +68,18 @@ export class PcrPolicy extends Schema.Class<PcrPolicy>("PcrPolicy")({
   pcrs: PcrPolicyValues
 }) {}
 
+/**
+ * A policy as stored (jsonb), not re-validated on read: policies saved before
+ * the checks were tightened are still read, shown and applied.
+ */
+export const StoredPcrValues = Schema.Record({ key: Schema.String, value: Schema.Record({ key: Schema.String, value: Schema.String }) })
+
 export class PcrPolicyView extends Schema.Class<PcrPolicyView>("PcrPolicyView")({
   /** `machine`, `default` (the global default) or `none`. */
   source: Schema.Literal("machine", "default", "none"),
   pcr_selection: Schema.NullOr(Schema.String),
   /** As stored: policies saved before the checks were tightened are shown, not refused. */
-  pcrs: Schema.NullOr(Schema.Record({ key: Schema.String, value: Schema.Record({ key: Schema.String, value: Schema.String }) }))
+  pcrs: Schema.NullOr(StoredPcrValues)
 }) {}
 
 /** What a machine is asked to quote when no policy names PCRs yet (firmware, boot loader, Secure Boot). */

@@ -13,7 +13,7 @@ export const systemActor: Actor = { name: "system", kind: "system" }
 
 export class AuditEntry extends Schema.Class<AuditEntry>("AuditEntry")({
   id: Schema.Number,
-  at: Schema.String,
+  at: Schema.DateTimeUtc,
   actor: Schema.String,
   actor_kind: ActorKind,
   action: Schema.String,

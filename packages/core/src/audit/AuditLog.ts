@@ -3,12 +3,14 @@
  * journaled transaction (see Events.transaction), which serialises them, so
  * each row can take the previous row's hash and id + 1.
  */
-import { SqlClient } from "@effect/sql"
-import { Effect, Option } from "effect"
+import { SqlClient, SqlSchema } from "@effect/sql"
+import { DateTime, Effect, Option, Schema } from "effect"
+import { Int8, jsonb, Timestamp } from "../db/columns.js"
+import { rowDefect } from "../db/rowDefect.js"
 import { sqlDefect } from "../db/sqlDefect.js"
 import { JOURNAL_LOCK_KEY } from "../events/Events.js"
 import { loadDataKey } from "../keyring/DataKeys.js"
-import { type Actor, AuditEntry, AuditPage, AuditVerification } from "./AuditEntry.js"
+import { type Actor, ActorKind, AuditEntry, AuditPage, AuditVerification } from "./AuditEntry.js"
 import { chainHash, GENESIS_HASH } from "./chain.js"
 
 export interface AuditRecord {
@@ -30,21 +32,35 @@ export interface AuditFilter {
   readonly offset: number
 }
 
-interface AuditRow {
-  readonly id: string
-  readonly at: Date
-  readonly actor: string
-  readonly actor_kind: "operator" | "machine" | "system"
-  readonly action: string
-  readonly target_type: string
-  readonly target_id: string | null
-  readonly details: Record<string, unknown>
-  readonly prev_hash: string
-  readonly hash: string
-}
+/** A row of `audit_log` as the driver hands it over (bigint id as text, timestamptz as a Date), decoded into an entry. */
+const AuditRow = Schema.Struct({
+  id: Int8,
+  at: Timestamp,
+  actor: Schema.String,
+  actor_kind: ActorKind,
+  action: Schema.String,
+  target_type: Schema.String,
+  target_id: Schema.NullOr(Schema.String),
+  details: jsonb(Schema.Record({ key: Schema.String, value: Schema.Unknown })),
+  prev_hash: Schema.String,
+  hash: Schema.String
+})
 
-const toEntry = (row: AuditRow) =>
-  new AuditEntry({ ...row, id: Number(row.id), at: row.at.toISOString() })
+const toEntry = (row: typeof AuditRow.Type) => new AuditEntry(row)
+
+/**
+ * A row as the chain check reads it: only the column types are assumed, so a
+ * row whose content was tampered with (any actor kind, any details) is
+ * reported as the first invalid one rather than failing to decode.
+ */
+const ChainRow = Schema.Struct({
+  ...AuditRow.fields,
+  actor_kind: Schema.String,
+  details: Schema.Unknown
+})
+
+const LastLink = Schema.Struct({ id: Int8, hash: Schema.String })
+const Total = Schema.Struct({ total: Schema.Number })
 
 const VERIFY_BATCH = 1000
 
@@ -53,14 +69,32 @@ export class AuditLog extends Effect.Service<AuditLog>()("@itl-attestation/core/
     const sql = yield* SqlClient.SqlClient
     const key = yield* loadDataKey("audit_chain")
 
+    /** The newest row's id and hash: the next row links to them. */
+    const lastLink = SqlSchema.findOne({
+      Request: Schema.Void,
+      Result: LastLink,
+      execute: () => sql`SELECT id::text AS id, hash FROM audit_log ORDER BY audit_log.id DESC LIMIT 1`
+    })
+
+    const batchFrom = SqlSchema.findAll({
+      Request: Schema.Number,
+      Result: ChainRow,
+      execute: (fromId) => sql`SELECT * FROM audit_log WHERE id >= ${fromId} ORDER BY id LIMIT ${VERIFY_BATCH}`
+    })
+
+    const countAll = SqlSchema.single({
+      Request: Schema.Void,
+      Result: Total,
+      execute: () => sql`SELECT count(*)::int AS total FROM audit_log`
+    })
+
     const append = (actor: Actor, record: AuditRecord) =>
       Effect.gen(function* () {
         // Re-entrant inside Events.transaction; makes a stray append outside one safe too.
         yield* sql`SELECT pg_advisory_xact_lock(${JOURNAL_LOCK_KEY})`
-        const [last] = yield* sql<{ id: string; hash: string }>`
-          SELECT id::text AS id, hash FROM audit_log ORDER BY audit_log.id DESC LIMIT 1`
+        const last = Option.getOrUndefined(yield* lastLink(undefined))
         const content = {
-          id: last === undefined ? 1 : Number(last.id) + 1,
+          id: last === undefined ? 1 : last.id + 1,
           at: new Date().toISOString(),
           actor: actor.name,
           actor_kind: actor.kind,
@@ -75,7 +109,7 @@ export class AuditLog extends Effect.Service<AuditLog>()("@itl-attestation/core/
           VALUES (${content.id}, ${new Date(content.at)}, ${content.actor}, ${content.actor_kind}, ${content.action},
                   ${content.target_type}, ${content.target_id}, ${JSON.stringify(content.details)}::jsonb,
                   ${prevHash}, ${hash})`
-      }).pipe(Effect.withSpan("AuditLog.append", { attributes: { action: record.action } }))
+      }).pipe(rowDefect, Effect.withSpan("AuditLog.append", { attributes: { action: record.action } }))
 
     const list = (filter: AuditFilter) =>
       Effect.gen(function* () {
@@ -88,11 +122,18 @@ export class AuditLog extends Effect.Service<AuditLog>()("@itl-attestation/core/
           filter.until === undefined ? undefined : sql`at < ${filter.until}`
         ].filter((c) => c !== undefined)
         const where = sql.and(conditions)
-        const [count] = yield* sql<{ total: number }>`SELECT count(*)::int AS total FROM audit_log WHERE ${where}`
-        const rows = yield* sql<AuditRow>`SELECT * FROM audit_log WHERE ${where}
-          ORDER BY id DESC LIMIT ${filter.limit} OFFSET ${filter.offset}`
-        return new AuditPage({ entries: rows.map(toEntry), total: count!.total, limit: filter.limit, offset: filter.offset })
-      }).pipe(sqlDefect, Effect.withSpan("AuditLog.list"))
+        const { total } = yield* SqlSchema.single({
+          Request: Schema.Void,
+          Result: Total,
+          execute: () => sql`SELECT count(*)::int AS total FROM audit_log WHERE ${where}`
+        })(undefined)
+        const rows = yield* SqlSchema.findAll({
+          Request: Schema.Void,
+          Result: AuditRow,
+          execute: () => sql`SELECT * FROM audit_log WHERE ${where} ORDER BY id DESC LIMIT ${filter.limit} OFFSET ${filter.offset}`
+        })(undefined)
+        return new AuditPage({ entries: rows.map(toEntry), total, limit: filter.limit, offset: filter.offset })
+      }).pipe(rowDefect, sqlDefect, Effect.withSpan("AuditLog.list"))
 
     /** Walks the whole chain in id order; reports the first row whose link or hash does not hold. */
     const verify = Effect.gen(function* () {
@@ -101,13 +142,14 @@ export class AuditLog extends Effect.Service<AuditLog>()("@itl-attestation/core/
       let entries = 0
       let firstInvalid = Option.none<number>()
       while (Option.isNone(firstInvalid)) {
-        const rows = yield* sql<AuditRow>`SELECT * FROM audit_log WHERE id >= ${expectedId}
-          ORDER BY id LIMIT ${VERIFY_BATCH}`
+        const rows = yield* batchFrom(expectedId)
         for (const row of rows) {
-          const entry = toEntry(row)
+          const entry = { ...row, at: DateTime.formatIso(row.at) }
           entries++
           const intact =
-            entry.id === expectedId && entry.prev_hash === prevHash && chainHash(key, prevHash, entry) === entry.hash
+            entry.id === expectedId &&
+            entry.prev_hash === prevHash &&
+            chainHash(key, prevHash, entry) === entry.hash
           if (!intact) {
             firstInvalid = Option.some(entry.id === expectedId ? entry.id : expectedId)
             break
@@ -118,15 +160,14 @@ export class AuditLog extends Effect.Service<AuditLog>()("@itl-attestation/core/
         if (rows.length < VERIFY_BATCH) break
       }
       if (Option.isSome(firstInvalid)) {
-        const [count] = yield* sql<{ total: number }>`SELECT count(*)::int AS total FROM audit_log`
-        entries = count!.total
+        entries = (yield* countAll(undefined)).total
       }
       return new AuditVerification({
         valid: Option.isNone(firstInvalid),
         entries,
         first_invalid_id: Option.getOrNull(firstInvalid)
       })
-    }).pipe(sqlDefect, Effect.withSpan("AuditLog.verify"))
+    }).pipe(rowDefect, sqlDefect, Effect.withSpan("AuditLog.verify"))
 
     return { append, list, verify } as const
   })

@@ -10,22 +10,43 @@
  *    success binds the AK to the EK (`ek_verified`); that AK is the only one
  *    whose quotes are accepted afterwards.
  */
-import { Duration, Effect, Either, Option } from "effect"
+import { DateTime, Duration, Effect, Either, Option } from "effect"
 import * as crypto from "node:crypto"
 import type { Actor } from "../audit/AuditEntry.js"
 import { AuditLog } from "../audit/AuditLog.js"
 import { AppConfig } from "../config/AppConfig.js"
 import { sqlDefect } from "../db/sqlDefect.js"
 import { Events } from "../events/Events.js"
-import { BadRequest, Conflict, Forbidden, NotFound, TooManyRequests } from "../http/ApiError.js"
 import { parseEkPublic, type EkKeyError } from "../machines/ekKey.js"
-import { CredentialChallenge, NewRegistration, RegisteredMachine, type RegisterMachine, Registration } from "../machines/Machine.js"
+import {
+  CredentialChallenge,
+  type MachineId,
+  type MachineRecord,
+  NewRegistration,
+  RegisteredMachine,
+  type RegisterMachine,
+  Registration,
+  toMachine
+} from "../machines/Machine.js"
+import { MachineNotFound } from "../machines/MachineErrors.js"
 import { machineEvent } from "../machines/machineEvent.js"
-import { MachineRepo, type MachineRow, toMachine } from "../machines/MachineRepo.js"
-import { retryAfter as retryAfterHint } from "../http/ResponseHints.js"
+import { MachineRepo } from "../machines/MachineRepo.js"
 import { ClientRateLimits } from "../ratelimit/ClientRateLimits.js"
 import { makeCredential, toTpm2ToolsCredentialFile } from "../tpm/makeCredential.js"
 import { ChallengeRepo } from "./ChallengeRepo.js"
+import {
+  ActivationFailed,
+  AkMismatch,
+  ChallengeExpired,
+  ChallengeOutstanding,
+  ChallengeRefused,
+  ChallengeTooSoon,
+  EkCertificateRequired,
+  HostnameTaken,
+  InvalidEnrollmentInput,
+  NoChallenge,
+  RegistrationRateLimited
+} from "./EnrollmentErrors.js"
 import { loadCaBundle } from "./ekCertificate.js"
 import { certificateVerdict, enrollmentKeys, type EnrollmentKeys } from "./enrollmentInput.js"
 
@@ -33,8 +54,7 @@ const CHALLENGE_TTL = Duration.minutes(5)
 /** A new challenge per EK at most this often: MakeCredential costs an RSA/ECDH operation. */
 const CHALLENGE_MIN_INTERVAL = Duration.seconds(10)
 
-const badField = (problem: EkKeyError) =>
-  new BadRequest({ message: `${problem.field}: ${problem.message}`, details: { field: problem.field } })
+const badField = (problem: EkKeyError) => new InvalidEnrollmentInput({ field: problem.field, problem: problem.message })
 
 const sha256 = (data: Uint8Array) => crypto.createHash("sha256").update(data).digest()
 
@@ -42,7 +62,7 @@ const sha256 = (data: Uint8Array) => crypto.createHash("sha256").update(data).di
 const NO_CHALLENGE = new Set(["locked", "revoked", "rejected"])
 
 /** Only what the (unauthenticated) registering machine needs. */
-const registeredView = (machine: MachineRow, certVerified: boolean) =>
+const registeredView = (machine: MachineRecord, certVerified: boolean) =>
   new RegisteredMachine({
     id: machine.id,
     ek_fingerprint: machine.ek_fingerprint,
@@ -51,12 +71,12 @@ const registeredView = (machine: MachineRow, certVerified: boolean) =>
     ek_cert_verified: machine.ek_verified ? machine.ek_cert_verified : certVerified
   })
 
-const challengeView = (credential: { readonly credentialBlob: Buffer; readonly encryptedSecret: Buffer }, expiresAt: Date) =>
+const challengeView = (credential: { readonly credentialBlob: Buffer; readonly encryptedSecret: Buffer }, expiresAt: DateTime.Utc) =>
   new CredentialChallenge({
     credential_blob: credential.credentialBlob.toString("base64"),
     encrypted_secret: credential.encryptedSecret.toString("base64"),
     credential_file: toTpm2ToolsCredentialFile(credential).toString("base64"),
-    expires_at: expiresAt.toISOString()
+    expires_at: expiresAt
   })
 
 export class Enrollment extends Effect.Service<Enrollment>()("@itl-attestation/core/Enrollment", {
@@ -77,18 +97,14 @@ export class Enrollment extends Effect.Service<Enrollment>()("@itl-attestation/c
     })
 
     /** Makes a credential for `keys`, stores only the hash of its secret, and returns what the machine needs. */
-    const issueChallenge = (machine: MachineRow, keys: EnrollmentKeys, certVerified: boolean) =>
+    const issueChallenge = (machine: MachineRecord, keys: EnrollmentKeys, certVerified: boolean) =>
       Effect.gen(function* () {
-        const existing = yield* challenges.selectForUpdate(machine.id)
+        const existing = Option.getOrUndefined(yield* challenges.selectForUpdate(machine.id))
         // An outstanding challenge for another AK stands until it is answered or expires:
         // anyone holding the EK's public key could otherwise replace it and make the
         // machine's own activation fail.
         if (existing !== undefined && !existing.expired && !existing.ak_name.equals(keys.akName)) {
-          return yield* new Conflict({
-            error: "challenge_outstanding",
-            message: "a credential challenge for another AK of this EK is outstanding; answer it, or register again after it expires",
-            details: { field: "ak_public", expires_at: existing.expires_at.toISOString() }
-          })
+          return yield* new ChallengeOutstanding({ expiresAt: existing.expires_at })
         }
         // The same AK asking again (a retry, or someone replaying the machine's public
         // keys) is sent the outstanding challenge, never a replacement for it.
@@ -96,11 +112,9 @@ export class Enrollment extends Effect.Service<Enrollment>()("@itl-attestation/c
           return challengeView({ credentialBlob: existing.credential_blob, encryptedSecret: existing.encrypted_secret }, existing.expires_at)
         }
         if (existing !== undefined && existing.age_ms < Duration.toMillis(CHALLENGE_MIN_INTERVAL)) {
-          const retryAfter = Math.ceil((Duration.toMillis(CHALLENGE_MIN_INTERVAL) - existing.age_ms) / 1000)
-          yield* retryAfterHint(retryAfter)
-          return yield* new TooManyRequests({
-            message: `a credential challenge for this EK was issued less than ${Duration.toSeconds(CHALLENGE_MIN_INTERVAL)} s ago`,
-            details: { retry_after_seconds: retryAfter }
+          return yield* new ChallengeTooSoon({
+            minIntervalSeconds: Duration.toSeconds(CHALLENGE_MIN_INTERVAL),
+            retryAfterSeconds: Math.ceil((Duration.toMillis(CHALLENGE_MIN_INTERVAL) - existing.age_ms) / 1000)
           })
         }
         const secret = crypto.randomBytes(32)
@@ -131,41 +145,26 @@ export class Enrollment extends Effect.Service<Enrollment>()("@itl-attestation/c
         const certificate = certificateVerdict(payload.ek_certificate, ek.right, bundle)
         if (Either.isLeft(certificate)) return yield* badField(certificate.left)
         if (config.tpm.requireEkCert && !certificate.right.verified) {
-          return yield* new Forbidden({
-            error: "ek_certificate_required",
-            message: `this server requires an EK certificate that chains to ITL_TPM_CA_BUNDLE: ${certificate.right.reason}`
-          })
+          return yield* new EkCertificateRequired({ reason: certificate.right.reason ?? "not verified" })
         }
         const fingerprint = ek.right.fingerprint
         const actor: Actor = { name: fingerprint, kind: "machine" }
         return yield* events.transaction(
           Effect.gen(function* () {
-            let machine = yield* repo.findByFingerprint(fingerprint)
+            let machine = Option.getOrUndefined(yield* repo.findByFingerprint(fingerprint))
             const created = machine === undefined
             if (machine === undefined) {
               const retryAfter = limits.registrations.blocked(clientAddress)
-              if (retryAfter !== undefined) {
-                yield* retryAfterHint(retryAfter)
-                return yield* new TooManyRequests({
-                  message: `too many new machines registered from ${clientAddress}; try again later`,
-                  details: { retry_after_seconds: retryAfter }
-                })
-              }
+              if (retryAfter !== undefined) return yield* new RegistrationRateLimited({ clientAddress, retryAfterSeconds: retryAfter })
               const sameHost = yield* repo.findByHostname(payload.hostname)
-              if (sameHost.length > 0) {
-                return yield* new Conflict({
-                  error: "hostname_taken",
-                  message: `hostname ${payload.hostname} is already registered to another EK`,
-                  details: { field: "hostname" }
-                })
-              }
-              const inserted = yield* repo.insert({
+              if (sameHost.length > 0) return yield* new HostnameTaken({ hostname: payload.hostname })
+              const inserted = Option.getOrUndefined(yield* repo.insert({
                 ek_fingerprint: fingerprint,
                 ek_public_pem: ek.right.pem,
                 ek_certificate: payload.ek_certificate?.trim() ?? null,
                 hostname: payload.hostname,
                 hardware: payload.hardware ?? {}
-              })
+              }))
               // Lost a race with a concurrent registration of the same EK: that one created it.
               if (inserted === undefined) return yield* Effect.die(new Error(`concurrent registration of ${fingerprint}`))
               machine = inserted
@@ -186,26 +185,17 @@ export class Enrollment extends Effect.Service<Enrollment>()("@itl-attestation/c
             if (keys === undefined) return answer(null)
             if (machine.ek_verified && machine.ak_name !== null) {
               if (machine.ak_name.equals(keys.right.akName)) return answer(null)
-              return yield* new Conflict({
-                error: "ak_mismatch",
-                message: "this EK is enrolled with another AK; an operator must delete the machine before it can enroll a new AK",
-                details: { field: "ak_public" }
-              })
+              return yield* new AkMismatch()
             }
-            if (NO_CHALLENGE.has(machine.status)) {
-              return yield* new Forbidden({
-                error: `machine_${machine.status}`,
-                message: `this machine is ${machine.status}; it is not sent a credential challenge`
-              })
-            }
+            if (NO_CHALLENGE.has(machine.status)) return yield* new ChallengeRefused({ status: machine.status })
             return answer(yield* issueChallenge(machine, keys.right, certVerified))
           })
         )
       }).pipe(sqlDefect, Effect.withSpan("Enrollment.register"))
 
-    type ActivationFailure = BadRequest | Forbidden | NotFound
+    type ActivationFailure = MachineNotFound | NoChallenge | ChallengeExpired | ActivationFailed
 
-    const activate = (machineId: string, secretBase64: string) =>
+    const activate = (machineId: MachineId, secretBase64: string) =>
       Effect.gen(function* () {
         const secret = Buffer.from(secretBase64, "base64")
         // The outcome is decided inside the transaction, but a failed attempt
@@ -213,14 +203,10 @@ export class Enrollment extends Effect.Service<Enrollment>()("@itl-attestation/c
         // so failures are returned, and raised only after the commit.
         const outcome = yield* events.transaction(
           Effect.gen(function* () {
-            const machine = yield* repo.findByIdForUpdate(machineId)
-            if (machine === undefined) return Either.left<ActivationFailure>(new NotFound({ message: `machine ${machineId} not found` }))
-            const challenge = yield* challenges.selectForUpdate(machineId)
-            if (challenge === undefined) {
-              return Either.left<ActivationFailure>(
-                new NotFound({ error: "no_challenge", message: "no credential challenge is outstanding for this machine; register with ak_public first" })
-              )
-            }
+            const machine = Option.getOrUndefined(yield* repo.findByIdForUpdate(machineId))
+            if (machine === undefined) return Either.left<ActivationFailure>(new MachineNotFound({ id: machineId }))
+            const challenge = Option.getOrUndefined(yield* challenges.selectForUpdate(machineId))
+            if (challenge === undefined) return Either.left<ActivationFailure>(new NoChallenge())
             yield* challenges.remove(machineId)
             const actor: Actor = { name: machine.ek_fingerprint, kind: "machine" }
             const expected = challenge.secret_hash
@@ -228,16 +214,10 @@ export class Enrollment extends Effect.Service<Enrollment>()("@itl-attestation/c
             if (!matches) {
               const reason = challenge.expired ? "challenge_expired" : "activation_failed"
               yield* audit.append(actor, { action: "machine.activation_failed", targetType: "machine", targetId: machine.id, details: { reason } })
-              return Either.left<ActivationFailure>(
-                new Forbidden({
-                  error: reason,
-                  message: challenge.expired
-                    ? "the credential challenge expired; register again for a new one"
-                    : "the secret does not match the credential: this TPM does not hold the EK, or the AK differs"
-                })
-              )
+              return Either.left<ActivationFailure>(challenge.expired ? new ChallengeExpired() : new ActivationFailed())
             }
-            const enrolled = yield* repo.markEnrolled(machine.id, {
+            const enrolled = yield* repo.markEnrolled({
+              id: machine.id,
               ek_public_tpm: challenge.ek_public_tpm,
               ak_public: challenge.ak_public,
               ak_name: challenge.ak_name,

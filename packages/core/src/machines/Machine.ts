@@ -1,9 +1,13 @@
 import { Schema } from "effect"
+import { StoredPcrValues } from "../attestation/PcrPolicy.js"
+import { Bytes, jsonb, Timestamp } from "../db/columns.js"
 
 export const MachineStatus = Schema.Literal("pending_approval", "approved", "attested", "rejected", "locked", "revoked")
 export type MachineStatus = typeof MachineStatus.Type
 
-export const MachineId = Schema.UUID.pipe(Schema.annotations({ description: "Machine id (UUID)" }))
+/** A machine's id: a UUID the database assigned. Branded, so that no other string (a fingerprint, a hostname) passes for one. */
+export const MachineId = Schema.UUID.pipe(Schema.brand("MachineId"), Schema.annotations({ description: "Machine id (UUID)" }))
+export type MachineId = typeof MachineId.Type
 
 const HOSTNAME = /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/
 export const Hostname = Schema.String.pipe(
@@ -55,16 +59,69 @@ export class Machine extends Schema.Class<Machine>("Machine")({
   ek_cert_verified: Schema.Boolean,
   /** Hex TPM Name of the AK bound by credential activation; quotes must be signed by it. */
   ak_name: Schema.NullOr(Schema.String),
-  enrolled_at: Schema.NullOr(Schema.String),
+  enrolled_at: Schema.NullOr(Schema.DateTimeUtc),
   failed_attestations: Schema.Number,
   hardware: Hardware,
   status_reason: Schema.NullOr(Schema.String),
-  registered_at: Schema.String,
-  updated_at: Schema.String,
-  approved_at: Schema.NullOr(Schema.String),
+  registered_at: Schema.DateTimeUtc,
+  updated_at: Schema.DateTimeUtc,
+  approved_at: Schema.NullOr(Schema.DateTimeUtc),
   approved_by: Schema.NullOr(Schema.String),
-  last_attested_at: Schema.NullOr(Schema.String)
+  last_attested_at: Schema.NullOr(Schema.DateTimeUtc)
 }) {}
+
+/**
+ * A row of the `machines` table, decoded: what the services work with. Keys
+ * and the PCR policy stay here; the API shows the `Machine` view of it.
+ */
+export class MachineRecord extends Schema.Class<MachineRecord>("MachineRecord")({
+  id: MachineId,
+  ek_fingerprint: Schema.String,
+  ek_public_pem: Schema.String,
+  ek_certificate: Schema.NullOr(Schema.String),
+  hostname: Schema.String,
+  hardware: jsonb(Hardware),
+  status: MachineStatus,
+  status_before_lock: Schema.NullOr(MachineStatus),
+  status_reason: Schema.NullOr(Schema.String),
+  ek_verified: Schema.Boolean,
+  registered_at: Timestamp,
+  updated_at: Timestamp,
+  approved_at: Schema.NullOr(Timestamp),
+  approved_by: Schema.NullOr(Schema.String),
+  last_attested_at: Schema.NullOr(Timestamp),
+  /** The EK's TPM2B_PUBLIC area, once bound by credential activation. */
+  ek_public_tpm: Schema.NullOr(Bytes),
+  ak_public: Schema.NullOr(Bytes),
+  ak_name: Schema.NullOr(Bytes),
+  ek_cert_verified: Schema.Boolean,
+  enrolled_at: Schema.NullOr(Timestamp),
+  /** The machine's own PCR policy (null: the default applies). */
+  pcr_policy: Schema.NullOr(jsonb(StoredPcrValues)),
+  failed_attestations: Schema.Number
+}) {}
+
+/** The API's view of a machine: no keys, no policy. */
+export const toMachine = (record: MachineRecord) =>
+  new Machine({
+    id: record.id,
+    ek_fingerprint: record.ek_fingerprint,
+    hostname: record.hostname,
+    status: record.status,
+    ek_verified: record.ek_verified,
+    has_ek_certificate: record.ek_certificate !== null,
+    ek_cert_verified: record.ek_cert_verified,
+    ak_name: record.ak_name === null ? null : record.ak_name.toString("hex"),
+    enrolled_at: record.enrolled_at,
+    failed_attestations: record.failed_attestations,
+    hardware: record.hardware,
+    status_reason: record.status_reason,
+    registered_at: record.registered_at,
+    updated_at: record.updated_at,
+    approved_at: record.approved_at,
+    approved_by: record.approved_by,
+    last_attested_at: record.last_attested_at
+  })
 
 export class RegisterMachine extends Schema.Class<RegisterMachine>("RegisterMachine")({
   /** PEM SubjectPublicKeyInfo, or base64 of a TPM2B_PUBLIC (as written by `tpm2_createek -u`). */
@@ -91,7 +148,7 @@ export class CredentialChallenge extends Schema.Class<CredentialChallenge>("Cred
   encrypted_secret: Schema.String,
   /** Base64 of the file `tpm2_activatecredential -i` reads (the two above in tpm2-tools' format). */
   credential_file: Schema.String,
-  expires_at: Schema.String
+  expires_at: Schema.DateTimeUtc
 }) {}
 
 /**

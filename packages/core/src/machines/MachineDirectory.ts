@@ -4,9 +4,9 @@
  * TPM), but cannot change a machine's status or delete it — lifecycle changes
  * go through the core's endpoints, with their own policies and audit rows.
  */
-import { Effect, Option } from "effect"
-import type { Machine, MachineStatus } from "./Machine.js"
-import { MachineRepo, type MachineRow, toMachine } from "./MachineRepo.js"
+import { Effect, Option, Schema } from "effect"
+import { type Machine, MachineId, type MachineRecord, type MachineStatus, toMachine } from "./Machine.js"
+import { MachineRepo } from "./MachineRepo.js"
 
 /** What the TPM proved about a machine: its EK, and the AK bound to it by credential activation. */
 export interface EnrolledKeys {
@@ -25,7 +25,7 @@ export interface MachineListFilter {
   readonly offset: number
 }
 
-const keysOf = (row: MachineRow): EnrolledKeys => ({
+const keysOf = (row: MachineRecord): EnrolledKeys => ({
   ekFingerprint: row.ek_fingerprint,
   ekPublicPem: row.ek_public_pem,
   ekPublicArea: Option.fromNullable(row.ek_public_tpm).pipe(Option.map((b) => new Uint8Array(b))),
@@ -35,8 +35,13 @@ const keysOf = (row: MachineRow): EnrolledKeys => ({
 export class MachineDirectory extends Effect.Service<MachineDirectory>()("@itl-attestation/core/MachineDirectory", {
   effect: Effect.gen(function* () {
     const repo = yield* MachineRepo
-    const get = (id: string): Effect.Effect<Option.Option<Machine>> =>
-      repo.findById(id).pipe(Effect.map((row) => Option.map(Option.fromNullable(row), toMachine)), Effect.orDie)
+    /** Any string: one that is not a machine id names no machine. */
+    const find = (id: string) =>
+      Option.match(Schema.decodeUnknownOption(MachineId)(id), {
+        onNone: () => Effect.succeed(Option.none<MachineRecord>()),
+        onSome: (machineId) => Effect.orDie(repo.findById(machineId))
+      })
+    const get = (id: string): Effect.Effect<Option.Option<Machine>> => Effect.map(find(id), Option.map(toMachine))
     return {
       get,
       exists: (id: string) => Effect.map(get(id), Option.isSome),
@@ -47,7 +52,7 @@ export class MachineDirectory extends Effect.Service<MachineDirectory>()("@itl-a
           Effect.orDie
         ),
       enrolledKeys: (id: string): Effect.Effect<Option.Option<EnrolledKeys>> =>
-        repo.findById(id).pipe(Effect.map((row) => Option.map(Option.fromNullable(row), keysOf)), Effect.orDie)
+        Effect.map(find(id), Option.map(keysOf))
     } as const
   })
 }) {}

@@ -1,63 +1,44 @@
-/** SQL for the machines table, and nothing else. */
-import { SqlClient } from "@effect/sql"
-import { Effect } from "effect"
-import { Machine, type MachineStatus } from "./Machine.js"
+/**
+ * SQL for the machines table, and nothing else. Every row is decoded into a
+ * `MachineRecord` here; a row that may be absent comes back as an Option.
+ * SQL errors stay in the error channel (the services make them defects);
+ * a row that does not decode is a defect at once (see rowDefect.ts).
+ */
+import { SqlClient, SqlSchema } from "@effect/sql"
+import { Effect, Schema } from "effect"
+import { Bytes } from "../db/columns.js"
+import { rowDefect } from "../db/rowDefect.js"
+import { Hardware, MachineId, MachineRecord, MachineStatus } from "./Machine.js"
 
-export interface MachineRow {
-  readonly id: string
-  readonly ek_fingerprint: string
-  readonly ek_public_pem: string
-  readonly ek_certificate: string | null
-  readonly hostname: string
-  readonly hardware: Record<string, unknown>
-  readonly status: MachineStatus
-  readonly status_before_lock: MachineStatus | null
-  readonly status_reason: string | null
-  readonly ek_verified: boolean
-  readonly registered_at: Date
-  readonly updated_at: Date
-  readonly approved_at: Date | null
-  readonly approved_by: string | null
-  readonly last_attested_at: Date | null
-  readonly ek_public_tpm: Buffer | null
-  readonly ak_public: Buffer | null
-  readonly ak_name: Buffer | null
-  readonly ek_cert_verified: boolean
-  readonly enrolled_at: Date | null
-  readonly pcr_policy: unknown
-  readonly failed_attestations: number
-}
+export { toMachine } from "./Machine.js"
 
-const iso = (d: Date | null) => (d === null ? null : d.toISOString())
+const NewMachine = Schema.Struct({
+  ek_fingerprint: Schema.String,
+  ek_public_pem: Schema.String,
+  ek_certificate: Schema.NullOr(Schema.String),
+  hostname: Schema.String,
+  hardware: Schema.parseJson(Hardware)
+})
+export type NewMachine = typeof NewMachine.Type
 
-export const toMachine = (row: MachineRow) =>
-  new Machine({
-    id: row.id,
-    ek_fingerprint: row.ek_fingerprint,
-    hostname: row.hostname,
-    status: row.status,
-    ek_verified: row.ek_verified,
-    has_ek_certificate: row.ek_certificate !== null,
-    ek_cert_verified: row.ek_cert_verified,
-    ak_name: row.ak_name === null ? null : row.ak_name.toString("hex"),
-    enrolled_at: iso(row.enrolled_at),
-    failed_attestations: row.failed_attestations,
-    hardware: row.hardware,
-    status_reason: row.status_reason,
-    registered_at: row.registered_at.toISOString(),
-    updated_at: row.updated_at.toISOString(),
-    approved_at: iso(row.approved_at),
-    approved_by: row.approved_by,
-    last_attested_at: iso(row.last_attested_at)
-  })
+const StatusUpdate = Schema.Struct({
+  id: MachineId,
+  status: MachineStatus,
+  statusBeforeLock: Schema.NullOr(MachineStatus),
+  reason: Schema.NullOr(Schema.String),
+  resetFailures: Schema.Boolean,
+  /** Set on approval: who approved (and `approved_at` becomes now). */
+  approvedBy: Schema.NullOr(Schema.String)
+})
 
-export interface NewMachine {
-  readonly ek_fingerprint: string
-  readonly ek_public_pem: string
-  readonly ek_certificate: string | null
-  readonly hostname: string
-  readonly hardware: Record<string, unknown>
-}
+/** The keys that passed credential activation. */
+const EnrolledKeys = Schema.Struct({
+  id: MachineId,
+  ek_public_tpm: Bytes,
+  ak_public: Bytes,
+  ak_name: Bytes,
+  ek_cert_verified: Schema.Boolean
+})
 
 export interface MachineFilter {
   readonly status?: MachineStatus | undefined
@@ -70,58 +51,77 @@ export class MachineRepo extends Effect.Service<MachineRepo>()("@itl-attestation
   effect: Effect.gen(function* () {
     const sql = yield* SqlClient.SqlClient
 
-    const findById = (id: string) =>
-      Effect.map(sql<MachineRow>`SELECT * FROM machines WHERE id = ${id}`, (rows) => rows[0])
+    const findById = (id: MachineId) =>
+      SqlSchema.findOne({
+        Request: MachineId,
+        Result: MachineRecord,
+        execute: (id) => sql`SELECT * FROM machines WHERE id = ${id}`
+      })(id).pipe(rowDefect)
 
     /** Locks the row until the transaction ends, so concurrent transitions serialise. */
-    const findByIdForUpdate = (id: string) =>
-      Effect.map(sql<MachineRow>`SELECT * FROM machines WHERE id = ${id} FOR UPDATE`, (rows) => rows[0])
+    const findByIdForUpdate = (id: MachineId) =>
+      SqlSchema.findOne({
+        Request: MachineId,
+        Result: MachineRecord,
+        execute: (id) => sql`SELECT * FROM machines WHERE id = ${id} FOR UPDATE`
+      })(id).pipe(rowDefect)
 
     const findByFingerprint = (fingerprint: string) =>
-      Effect.map(sql<MachineRow>`SELECT * FROM machines WHERE ek_fingerprint = ${fingerprint}`, (rows) => rows[0])
+      SqlSchema.findOne({
+        Request: Schema.String,
+        Result: MachineRecord,
+        execute: (fingerprint) => sql`SELECT * FROM machines WHERE ek_fingerprint = ${fingerprint}`
+      })(fingerprint).pipe(rowDefect)
 
+    /** Hostnames are compared case-insensitively, as DNS does. */
     const findByHostname = (hostname: string) =>
-      sql<MachineRow>`SELECT * FROM machines WHERE lower(hostname) = lower(${hostname})`
+      SqlSchema.findAll({
+        Request: Schema.String,
+        Result: MachineRecord,
+        execute: (hostname) => sql`SELECT * FROM machines WHERE lower(hostname) = lower(${hostname})`
+      })(hostname).pipe(rowDefect)
 
-    /** Inserts unless the EK is already known; returns the row only when it was inserted. */
+    /** Inserts unless the EK is already known; some(row) only when it was inserted. */
     const insert = (machine: NewMachine) =>
-      Effect.map(
-        sql<MachineRow>`INSERT INTO machines (ek_fingerprint, ek_public_pem, ek_certificate, hostname, hardware, status)
-          VALUES (${machine.ek_fingerprint}, ${machine.ek_public_pem}, ${machine.ek_certificate},
-                  ${machine.hostname}, ${JSON.stringify(machine.hardware)}::jsonb, 'pending_approval')
-          ON CONFLICT (ek_fingerprint) DO NOTHING RETURNING *`,
-        (rows) => rows[0]
-      )
+      SqlSchema.findOne({
+        Request: NewMachine,
+        Result: MachineRecord,
+        execute: (m) =>
+          sql`INSERT INTO machines (ek_fingerprint, ek_public_pem, ek_certificate, hostname, hardware, status)
+            VALUES (${m.ek_fingerprint}, ${m.ek_public_pem}, ${m.ek_certificate}, ${m.hostname}, ${m.hardware}::jsonb, 'pending_approval')
+            ON CONFLICT (ek_fingerprint) DO NOTHING RETURNING *`
+      })(machine).pipe(rowDefect)
 
-    const updateStatus = (
-      id: string,
-      change: { status: MachineStatus; statusBeforeLock: MachineStatus | null; reason: string | null; resetFailures?: boolean },
-      approvedBy: string | null
-    ) =>
-      Effect.map(
-        sql<MachineRow>`UPDATE machines SET status = ${change.status}, status_before_lock = ${change.statusBeforeLock},
-            status_reason = ${change.reason}, updated_at = now(),
-            failed_attestations = CASE WHEN ${change.resetFailures === true} THEN 0 ELSE failed_attestations END,
-            approved_at = CASE WHEN ${approvedBy}::text IS NULL THEN approved_at ELSE now() END,
-            approved_by = COALESCE(${approvedBy}::text, approved_by)
-          WHERE id = ${id} RETURNING *`,
-        (rows) => rows[0]!
-      )
+    /** Call with the row locked (findByIdForUpdate): the machine is there. */
+    const updateStatus = (update: typeof StatusUpdate.Type) =>
+      SqlSchema.single({
+        Request: StatusUpdate,
+        Result: MachineRecord,
+        execute: (u) =>
+          sql`UPDATE machines SET status = ${u.status}, status_before_lock = ${u.statusBeforeLock},
+              status_reason = ${u.reason}, updated_at = now(),
+              failed_attestations = CASE WHEN ${u.resetFailures} THEN 0 ELSE failed_attestations END,
+              approved_at = CASE WHEN ${u.approvedBy}::text IS NULL THEN approved_at ELSE now() END,
+              approved_by = COALESCE(${u.approvedBy}::text, approved_by)
+            WHERE id = ${u.id} RETURNING *`
+      })(update).pipe(rowDefect)
 
-    const remove = (id: string) => sql`DELETE FROM machines WHERE id = ${id}`
+    const remove = (id: MachineId) =>
+      SqlSchema.void({ Request: MachineId, execute: (id) => sql`DELETE FROM machines WHERE id = ${id}` })(id).pipe(rowDefect)
 
-    /** Binds the keys that passed credential activation. */
-    const markEnrolled = (
-      id: string,
-      keys: { ek_public_tpm: Buffer; ak_public: Buffer; ak_name: Buffer; ek_cert_verified: boolean }
-    ) =>
-      Effect.map(
-        sql<MachineRow>`UPDATE machines SET ek_verified = true, ek_public_tpm = ${keys.ek_public_tpm},
-            ak_public = ${keys.ak_public}, ak_name = ${keys.ak_name}, ek_cert_verified = ${keys.ek_cert_verified},
-            enrolled_at = now(), updated_at = now()
-          WHERE id = ${id} RETURNING *`,
-        (rows) => rows[0]!
-      )
+    /** Binds the keys that passed credential activation; call with the row locked. */
+    const markEnrolled = (keys: typeof EnrolledKeys.Type) =>
+      SqlSchema.single({
+        Request: EnrolledKeys,
+        Result: MachineRecord,
+        execute: (k) =>
+          sql`UPDATE machines SET ek_verified = true, ek_public_tpm = ${k.ek_public_tpm},
+              ak_public = ${k.ak_public}, ak_name = ${k.ak_name}, ek_cert_verified = ${k.ek_cert_verified},
+              enrolled_at = now(), updated_at = now()
+            WHERE id = ${k.id} RETURNING *`
+      })(keys).pipe(rowDefect)
+
+    const Total = Schema.Struct({ total: Schema.Number })
 
     const list = (filter: MachineFilter) =>
       Effect.gen(function* () {
@@ -131,11 +131,18 @@ export class MachineRepo extends Effect.Service<MachineRepo>()("@itl-attestation
             filter.hostname === undefined ? undefined : sql`lower(hostname) = lower(${filter.hostname})`
           ].filter((c) => c !== undefined)
         )
-        const [count] = yield* sql<{ total: number }>`SELECT count(*)::int AS total FROM machines WHERE ${where}`
-        const rows = yield* sql<MachineRow>`SELECT * FROM machines WHERE ${where}
-          ORDER BY registered_at, id LIMIT ${filter.limit} OFFSET ${filter.offset}`
-        return { rows, total: count!.total }
-      })
+        const { total } = yield* SqlSchema.single({
+          Request: Schema.Void,
+          Result: Total,
+          execute: () => sql`SELECT count(*)::int AS total FROM machines WHERE ${where}`
+        })(undefined)
+        const rows = yield* SqlSchema.findAll({
+          Request: Schema.Void,
+          Result: MachineRecord,
+          execute: () => sql`SELECT * FROM machines WHERE ${where} ORDER BY registered_at, id LIMIT ${filter.limit} OFFSET ${filter.offset}`
+        })(undefined)
+        return { rows, total }
+      }).pipe(rowDefect)
 
     return { findById, findByIdForUpdate, findByFingerprint, findByHostname, insert, updateStatus, remove, list, markEnrolled } as const
   })

@@ -2,15 +2,15 @@
  * The machine registry: registration, lookups and the operator lifecycle.
  * Each change commits with its audit row and its event in one transaction.
  */
-import { Effect, Either } from "effect"
+import { Effect, Either, Option } from "effect"
 import type { Actor } from "../audit/AuditEntry.js"
 import { AuditLog } from "../audit/AuditLog.js"
 import { Events } from "../events/Events.js"
-import { Conflict, NotFound } from "../http/ApiError.js"
 import { actorOf, requireRole } from "../operators/OperatorTokens.js"
 import { sqlDefect } from "../db/sqlDefect.js"
-import { type MachinePage as MachinePageType, MachinePage } from "./Machine.js"
-import { type MachineFilter, MachineRepo, type MachineRow, toMachine } from "./MachineRepo.js"
+import { type MachineId, type MachinePage as MachinePageType, MachinePage, type MachineRecord, toMachine } from "./Machine.js"
+import { MachineNotFound } from "./MachineErrors.js"
+import { type MachineFilter, MachineRepo } from "./MachineRepo.js"
 import { MachineSessions } from "../sessions/MachineSessions.js"
 import { machineEvent } from "./machineEvent.js"
 import { eventOf, type OperatorAction, transition } from "./lifecycle.js"
@@ -23,15 +23,17 @@ export class Machines extends Effect.Service<Machines>()("@itl-attestation/core/
     const events = yield* Events
 
     /** Shared by every change: audit row and event, inside the caller's transaction. */
-    const record = (actor: Actor, action: string, row: MachineRow, details: Record<string, unknown>) =>
+    const record = (actor: Actor, action: string, row: MachineRecord, details: Record<string, unknown>) =>
       audit.append(actor, { action, targetType: "machine", targetId: row.id, details })
 
-    const findOrFail = (id: string) =>
-      Effect.flatMap(repo.findById(id), (row) =>
-        row === undefined ? Effect.fail(new NotFound({ message: `machine ${id} not found` })) : Effect.succeed(row)
-      )
+    const findOrFail = (id: MachineId) =>
+      Effect.flatMap(repo.findById(id), Option.match({ onNone: () => Effect.fail(new MachineNotFound({ id })), onSome: Effect.succeed }))
 
-    const get = (id: string) =>
+    /** The row locked until the transaction ends, so concurrent changes serialise. */
+    const lockOrFail = (id: MachineId) =>
+      Effect.flatMap(repo.findByIdForUpdate(id), Option.match({ onNone: () => Effect.fail(new MachineNotFound({ id })), onSome: Effect.succeed }))
+
+    const get = (id: MachineId) =>
       Effect.gen(function* () {
         yield* requireRole("viewer")
         return toMachine(yield* findOrFail(id))
@@ -44,28 +46,23 @@ export class Machines extends Effect.Service<Machines>()("@itl-attestation/core/
         return new MachinePage({ machines: rows.map(toMachine), total, limit: filter.limit, offset: filter.offset }) as MachinePageType
       }).pipe(sqlDefect, Effect.withSpan("Machines.list"))
 
-    const act = (action: OperatorAction, id: string, reason: string | undefined) =>
+    const act = (action: OperatorAction, id: MachineId, reason: string | undefined) =>
       Effect.gen(function* () {
         const operator = yield* requireRole("operator")
         return yield* events.transaction(
           Effect.gen(function* () {
-            const current = yield* repo.findByIdForUpdate(id)
-            if (current === undefined) return yield* new NotFound({ message: `machine ${id} not found` })
+            const current = yield* lockOrFail(id)
             const change = transition(action, current.status, current.status_before_lock)
-            if (Either.isLeft(change)) {
-              return yield* new Conflict({
-                error: "invalid_transition",
-                message: change.left,
-                details: { current_status: current.status }
-              })
-            }
+            if (Either.isLeft(change)) return yield* change.left
             // Unlocking starts a fresh failure count: one more bad quote must not lock the machine again.
             const resetFailures = action === "unlock" && current.failed_attestations > 0
-            const updated = yield* repo.updateStatus(
+            const updated = yield* repo.updateStatus({
               id,
-              { ...change.right, reason: reason ?? null, resetFailures },
-              action === "approve" ? operator.name : null
-            )
+              ...change.right,
+              reason: reason ?? null,
+              resetFailures,
+              approvedBy: action === "approve" ? operator.name : null
+            })
             // A locked or revoked machine's sessions end now, not when they expire.
             if (action === "lock" || action === "revoke") yield* sessions.endAll(id)
             const details = {
@@ -81,13 +78,12 @@ export class Machines extends Effect.Service<Machines>()("@itl-attestation/core/
         )
       }).pipe(sqlDefect, Effect.withSpan(`Machines.${action}`))
 
-    const remove = (id: string) =>
+    const remove = (id: MachineId) =>
       Effect.gen(function* () {
         const operator = yield* requireRole("admin")
         yield* events.transaction(
           Effect.gen(function* () {
-            const current = yield* repo.findByIdForUpdate(id)
-            if (current === undefined) return yield* new NotFound({ message: `machine ${id} not found` })
+            const current = yield* lockOrFail(id)
             // Extension rows referencing the machine go with it (ON DELETE CASCADE).
             yield* repo.remove(id)
             yield* record(actorOf(operator), "machine.deleted", current, { hostname: current.hostname, ek_fingerprint: current.ek_fingerprint })
@@ -99,11 +95,11 @@ export class Machines extends Effect.Service<Machines>()("@itl-attestation/core/
     return {
       get,
       list,
-      approve: (id: string, reason?: string) => act("approve", id, reason),
-      reject: (id: string, reason?: string) => act("reject", id, reason),
-      lock: (id: string, reason?: string) => act("lock", id, reason),
-      unlock: (id: string, reason?: string) => act("unlock", id, reason),
-      revoke: (id: string, reason?: string) => act("revoke", id, reason),
+      approve: (id: MachineId, reason?: string) => act("approve", id, reason),
+      reject: (id: MachineId, reason?: string) => act("reject", id, reason),
+      lock: (id: MachineId, reason?: string) => act("lock", id, reason),
+      unlock: (id: MachineId, reason?: string) => act("unlock", id, reason),
+      revoke: (id: MachineId, reason?: string) => act("revoke", id, reason),
       remove
     } as const
   }),

@@ -9,8 +9,9 @@
  */
 import { Either } from "effect"
 import type { MachineStatus } from "./Machine.js"
+import { InvalidTransition, type OperatorAction } from "./MachineErrors.js"
 
-export type OperatorAction = "approve" | "reject" | "lock" | "unlock" | "revoke"
+export type { OperatorAction } from "./MachineErrors.js"
 
 export interface StatusChange {
   readonly status: MachineStatus
@@ -21,8 +22,8 @@ export const transition = (
   action: OperatorAction,
   current: MachineStatus,
   statusBeforeLock: MachineStatus | null
-): Either.Either<StatusChange, string> => {
-  const refuse = Either.left(`cannot ${action} a machine whose status is ${current}`)
+): Either.Either<StatusChange, InvalidTransition> => {
+  const refuse = Either.left(new InvalidTransition({ action, current }))
   switch (action) {
     case "approve":
       return current === "pending_approval" ? Either.right({ status: "approved", statusBeforeLock: null }) : refuse

@@ -1,9 +1,9 @@
 import { DateTime } from "effect"
 import { DomainEvent } from "../events/Event.js"
-import type { MachineRow } from "./MachineRepo.js"
+import type { MachineRecord } from "./Machine.js"
 
 /** A machine event with the fields every consumer relies on, plus what the change adds. */
-export const machineEvent = (eventType: DomainEvent["event_type"], row: MachineRow, extra: Record<string, unknown> = {}) =>
+export const machineEvent = (eventType: DomainEvent["event_type"], row: MachineRecord, extra: Record<string, unknown> = {}) =>
   new DomainEvent({
     event_type: eventType,
     timestamp: DateTime.unsafeNow(),

@@ -1,9 +1,9 @@
 import { Context } from "effect"
-import type { MachineStatus } from "../machines/Machine.js"
+import type { MachineId, MachineStatus } from "../machines/Machine.js"
 
 /** The machine that authenticated the current request (see MachineAuthentication). */
 export interface MachineIdentity {
-  readonly id: string
+  readonly id: MachineId
   readonly ek_fingerprint: string
   readonly hostname: string
   readonly status: MachineStatus

@@ -9,13 +9,12 @@
  * machine. It exists only for clients built for that model.
  */
 import { HttpApiMiddleware, HttpApiSecurity, HttpServerRequest } from "@effect/platform"
-import { SqlClient } from "@effect/sql"
-import { Effect, Layer, Redacted } from "effect"
+import { Effect, Layer, Option, Redacted } from "effect"
 import { AppConfig } from "../config/AppConfig.js"
 import { sqlDefect } from "../db/sqlDefect.js"
 import { Unauthorized } from "../http/ApiError.js"
 import { CurrentMachine, type MachineIdentity } from "./CurrentMachine.js"
-import { MachineSessions, type SessionMachineRow } from "./MachineSessions.js"
+import { MachineSessions, type SessionMachine } from "./MachineSessions.js"
 
 export class MachineAuthentication extends HttpApiMiddleware.Tag<MachineAuthentication>()("MachineAuthentication", {
   failure: Unauthorized,
@@ -26,16 +25,15 @@ export class MachineAuthentication extends HttpApiMiddleware.Tag<MachineAuthenti
 const BEARER = /^Bearer\s+(\S+)\s*$/i
 const ACTIVE = new Set(["approved", "attested"])
 
-const admit = (row: SessionMachineRow, via: MachineIdentity["via"]) =>
+const admit = (row: SessionMachine, via: MachineIdentity["via"]) =>
   ACTIVE.has(row.status)
-    ? Effect.succeed<MachineIdentity>({ ...row, via })
+    ? Effect.succeed<MachineIdentity>({ id: row.id, ek_fingerprint: row.ek_fingerprint, hostname: row.hostname, status: row.status, via })
     : Effect.fail(new Unauthorized({ error: `machine_${row.status}`, message: `machine ${row.id} is ${row.status}` }))
 
 export const MachineAuthenticationLive = Layer.effect(
   MachineAuthentication,
   Effect.gen(function* () {
     const sessions = yield* MachineSessions
-    const sql = yield* SqlClient.SqlClient
     const config = yield* AppConfig
     const headerMode = config.tpm.machineAuth === "ek-fingerprint-header"
     if (headerMode) {
@@ -52,7 +50,7 @@ export const MachineAuthenticationLive = Layer.effect(
           if (header !== undefined) {
             const match = BEARER.exec(header)
             if (match === null) return yield* new Unauthorized({ message: "the Authorization header must be `Bearer <machine session token>`" })
-            const row = yield* sessions.lookup(match[1]!)
+            const row = Option.getOrUndefined(yield* sessions.lookup(match[1]!))
             if (row === undefined) return yield* new Unauthorized({ message: "invalid or expired machine session; attest again" })
             if (fingerprint !== undefined && fingerprint !== row.ek_fingerprint) {
               return yield* new Unauthorized({ error: "fingerprint_mismatch", message: "X-EK-Fingerprint names another machine than the session" })
@@ -60,7 +58,7 @@ export const MachineAuthenticationLive = Layer.effect(
             return yield* admit(row, "session")
           }
           if (headerMode && fingerprint !== undefined) {
-            const [row] = yield* sql<SessionMachineRow>`SELECT id, ek_fingerprint, hostname, status FROM machines WHERE ek_fingerprint = ${fingerprint}`
+            const row = Option.getOrUndefined(yield* sessions.lookupByFingerprint(fingerprint))
             if (row === undefined) return yield* new Unauthorized({ message: "no machine has this EK fingerprint" })
             return yield* admit(row, "ek-fingerprint-header")
           }
