@@ -1,4 +1,5 @@
 import { Schema } from "effect"
+import { IsoTimestamp } from "../schema/IsoTimestamp.js"
 import { Machine, MachineId } from "../machines/Machine.js"
 import { PcrValuesJson } from "./PcrPolicy.js"
 
@@ -11,7 +12,7 @@ export class AttestationChallenge extends Schema.Class<AttestationChallenge>("At
   nonce: Schema.String,
   /** The PCRs to quote, in `tpm2_quote -l` syntax. */
   pcr_selection: Schema.String,
-  expires_at: Schema.DateTimeUtc
+  expires_at: IsoTimestamp
 }) {}
 
 export class AttestationRequest extends Schema.Class<AttestationRequest>("AttestationRequest")({
@@ -30,6 +31,6 @@ export class AttestationRequest extends Schema.Class<AttestationRequest>("Attest
 export class AttestationResult extends Schema.Class<AttestationResult>("AttestationResult")({
   /** `Authorization: Bearer <session_token>` for machine endpoints until `expires_at`. */
   session_token: Schema.String,
-  expires_at: Schema.DateTimeUtc,
+  expires_at: IsoTimestamp,
   machine: Machine
 }) {}

@@ -1,4 +1,5 @@
 import { Schema } from "effect"
+import { IsoTimestamp } from "../schema/IsoTimestamp.js"
 
 export const ActorKind = Schema.Literal("operator", "machine", "system")
 export type ActorKind = typeof ActorKind.Type
@@ -13,7 +14,7 @@ export const systemActor: Actor = { name: "system", kind: "system" }
 
 export class AuditEntry extends Schema.Class<AuditEntry>("AuditEntry")({
   id: Schema.Number,
-  at: Schema.DateTimeUtc,
+  at: IsoTimestamp,
   actor: Schema.String,
   actor_kind: ActorKind,
   action: Schema.String,

@@ -1,4 +1,5 @@
 import { Schema } from "effect"
+import { IsoTimestamp } from "../schema/IsoTimestamp.js"
 import { StoredPcrValues } from "../attestation/PcrPolicy.js"
 import { Bytes, jsonb, Timestamp } from "../db/columns.js"
 
@@ -59,15 +60,15 @@ export class Machine extends Schema.Class<Machine>("Machine")({
   ek_cert_verified: Schema.Boolean,
   /** Hex TPM Name of the AK bound by credential activation; quotes must be signed by it. */
   ak_name: Schema.NullOr(Schema.String),
-  enrolled_at: Schema.NullOr(Schema.DateTimeUtc),
+  enrolled_at: Schema.NullOr(IsoTimestamp),
   failed_attestations: Schema.Number,
   hardware: Hardware,
   status_reason: Schema.NullOr(Schema.String),
-  registered_at: Schema.DateTimeUtc,
-  updated_at: Schema.DateTimeUtc,
-  approved_at: Schema.NullOr(Schema.DateTimeUtc),
+  registered_at: IsoTimestamp,
+  updated_at: IsoTimestamp,
+  approved_at: Schema.NullOr(IsoTimestamp),
   approved_by: Schema.NullOr(Schema.String),
-  last_attested_at: Schema.NullOr(Schema.DateTimeUtc)
+  last_attested_at: Schema.NullOr(IsoTimestamp)
 }) {}
 
 /**
@@ -148,7 +149,7 @@ export class CredentialChallenge extends Schema.Class<CredentialChallenge>("Cred
   encrypted_secret: Schema.String,
   /** Base64 of the file `tpm2_activatecredential -i` reads (the two above in tpm2-tools' format). */
   credential_file: Schema.String,
-  expires_at: Schema.DateTimeUtc
+  expires_at: IsoTimestamp
 }) {}
 
 /**
