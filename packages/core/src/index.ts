@@ -63,3 +63,30 @@ export { Enrollment } from "./enrollment/Enrollment.js"
 export { CredentialChallenge, ActivateCredential } from "./machines/Machine.js"
 export * as Tpm from "./tpm/index.js"
 export { checkQuote, checkSigned, parseEvidence, type ParsedEvidence, type QuoteFailure, type UnsignedFailure } from "./attestation/verifyQuote.js"
+export { MachineRecord } from "./machines/Machine.js"
+export { InvalidTransition, MachineNotFound, OperatorAction } from "./machines/MachineErrors.js"
+export {
+  ActivationFailed,
+  AkMismatch,
+  ChallengeExpired,
+  ChallengeOutstanding,
+  ChallengeRefused,
+  ChallengeTooSoon,
+  EkCertificateRequired,
+  HostnameTaken,
+  InvalidEnrollmentInput,
+  NoChallenge,
+  RegistrationRateLimited
+} from "./enrollment/EnrollmentErrors.js"
+export {
+  AttestationFailed,
+  CountedFailure,
+  EvidenceRejected,
+  MachineCannotAttest,
+  MalformedEvidence,
+  NotEnrolled,
+  PolicyChangedSinceChallenge,
+  TooManyChallenges,
+  UnverifiedAttestationsLimited
+} from "./attestation/AttestationErrors.js"
+export { IsoTimestamp } from "./schema/IsoTimestamp.js"
