@@ -174,6 +174,25 @@ layer(coreTestLayer(), { timeout: "120 seconds" })("core rules over PGlite", (it
     )
   })
 
+  describe("audit rows", () => {
+    it.effect("decode into entries with numeric ids and DateTime times, and the chain verifies", () =>
+      Effect.gen(function* () {
+        const audit = yield* AuditLog
+        const machine = yield* newMachine()
+        yield* challengeFor(machine.id, crypto.randomBytes(32))
+        yield* Effect.flip((yield* Enrollment).activate(machine.id, "d3Jvbmc="))
+        const [entry] = (yield* audit.list({ target_id: machine.id, limit: 1, offset: 0 })).entries
+        expect(entry?.actor).toBe(machine.ek_fingerprint)
+        expect(entry?.actor_kind).toBe("machine")
+        expect(typeof entry?.id).toBe("number")
+        expect(entry !== undefined && DateTime.isDateTime(entry.at)).toBe(true)
+        const verification = yield* audit.verify
+        expect(verification.valid).toBe(true)
+        expect(verification.entries).toBeGreaterThanOrEqual(entry?.id ?? Infinity)
+      })
+    )
+  })
+
   describe("attestation challenges", () => {
     it.effect("an unknown machine is MachineNotFound", () =>
       Effect.gen(function* () {
