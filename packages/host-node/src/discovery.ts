@@ -77,7 +77,8 @@ const importModule = (specifier: string) => {
   const target = specifier.startsWith(".") || path.isAbsolute(specifier)
     ? pathToFileURL(path.resolve(specifier)).href
     : specifier
-  return Effect.tryPromise(() => import(target))
+  // The module's own error, not Effect's UnknownException around it: its message is the reason reported.
+  return Effect.tryPromise({ try: () => import(target), catch: (error) => error })
 }
 
 /** The name under which a module's failure is reported: its extension name if known, else the module. */
@@ -89,7 +90,7 @@ const loadModule = (specifier: string, label: string) =>
         ? Effect.succeed(candidate)
         : Effect.fail(new Error("the module does not export an extension made by defineExtension (default export or `extension`)"))
     }),
-    Effect.mapError((error) => ({ name: label, reason: describeFailure(error instanceof Error ? error : (error as { error?: unknown }).error ?? error) }))
+    Effect.mapError((error) => ({ name: label, reason: describeFailure(error).replace(/\s*\n\s*/g, " ") }))
   )
 
 export const discoverExtensions = (options: {
