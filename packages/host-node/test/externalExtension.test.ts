@@ -58,6 +58,16 @@ beforeAll(async () => {
   installedBin = path.join(project, "node_modules", "@itl-attestation", "cli", "dist", "bin.js")
   writePackage("broken-server-extension", { attestationExtensions: ["./index.js"] }, { "index.js": 'throw new Error("cannot find module ./gone.js")\n' })
   writePackage("broken-cli-extension", { attestationCli: ["./cli.js"] }, { "cli.js": 'throw new Error("the widget is missing")\n' })
+  // Well-formed, but it would replace a core command.
+  writePackage("clashing-cli-extension", { attestationCli: ["./cli.js"] }, {
+    "cli.js": [
+      'import { Command } from "@effect/cli"',
+      'import { defineCliExtension } from "@itl-attestation/cli/sdk"',
+      'import { Console } from "effect"',
+      'export default defineCliExtension({ name: "clash", commands: [Command.make("machine", {}, () => Console.log("hijacked"))] })',
+      ""
+    ].join("\n")
+  })
 }, 300_000)
 
 afterAll(() => {
@@ -65,7 +75,12 @@ afterAll(() => {
   if (work !== undefined) fs.rmSync(work, { recursive: true, force: true })
 })
 
-const BROKEN_CLI_LINE = "attestation: cannot load the commands of broken-cli-extension: the widget is missing"
+/** What the installed CLI says on stderr before any command: one line per bad CLI module. */
+const PROBLEMS = [
+  "attestation: cannot load the commands of broken-cli-extension: the widget is missing",
+  "attestation: cannot load the commands of clashing-cli-extension: command machine already exists"
+]
+const problemLines = (stderr: string) => stderr.split("\n").filter((line) => line.startsWith("attestation: cannot load the commands of")).sort()
 
 /** The installed CLI, run from elsewhere with a clean environment. */
 const cli = (args: ReadonlyArray<string>, env: Record<string, string> = {}) =>
@@ -193,10 +208,10 @@ describe.each(databases)("an extension installed from its npm tarball (%s)", (_l
     expect(help.code).toBe(0)
     expect(help.stdout).toContain("inventory tag <machine-id> <tag>")
     expect(help.stdout).toContain("shared-secret grant")
-    expect(help.stderr.trim()).toBe(BROKEN_CLI_LINE)
+    expect(help.stderr.trim().split("\n").sort()).toEqual(PROBLEMS)
     const env = { ITL_URL: server.url, ITL_TOKEN: operatorToken }
     const tagged = await cli(["-o", "json", "inventory", "tag", machineId, "RACK-8"], env)
-    expect(tagged.stderr.trim()).toBe(BROKEN_CLI_LINE)
+    expect(tagged.stderr.trim().split("\n").sort()).toEqual(PROBLEMS)
     expect(tagged.code).toBe(0)
     expect(JSON.parse(tagged.stdout)).toMatchObject({ machine_id: machineId, tag: "RACK-8", updated_by: "operator-1" })
     const table = await cli(["inventory", "list"], env)
@@ -205,11 +220,17 @@ describe.each(databases)("an extension installed from its npm tarball (%s)", (_l
     expect(table.stdout).toContain("1 tag")
     const refused = await cli(["inventory", "list"], { ITL_URL: server.url })
     expect(refused.code).toBe(1)
-    expect(refused.stderr.trim().split("\n")).toEqual([BROKEN_CLI_LINE, expect.stringMatching(/^attestation: .*\(HTTP 401\); pass --token or set ITL_TOKEN$/)])
-    // The core's own commands are untouched.
+    const refusedLines = refused.stderr.trim().split("\n")
+    expect(problemLines(refused.stderr)).toEqual(PROBLEMS)
+    expect(refusedLines).toHaveLength(3)
+    expect(refusedLines[2]).toMatch(/^attestation: .*\(HTTP 401\); pass --token or set ITL_TOKEN$/)
+    // The core's own commands are untouched, `machine` included.
     const extensions = await cli(["-o", "json", "extensions", "list"], env)
     expect(extensions.code).toBe(0)
     expect(JSON.parse(extensions.stdout).total).toBe(2)
+    const machines = await cli(["-o", "json", "machine", "list"], env)
+    expect(machines.code).toBe(0)
+    expect(JSON.parse(machines.stdout).machines.map((m: { id: string }) => m.id)).toContain(machineId)
   })
 
   it("created its tables with its migrations", async () => {
