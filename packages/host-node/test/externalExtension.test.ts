@@ -19,7 +19,10 @@ import { fakeEkPem } from "../../../test-support/server.js"
 import { killAll, request, spawnServe, type Spawned } from "./spawned.js"
 
 const ROOT = path.resolve(__dirname, "../../..")
-const PACKAGES = ["packages/core", "packages/host-node", "packages/cli", "packages/secret-vault", "examples/external-extension"]
+/** The platform's workspaces, packed with `-w`. */
+const PACKAGES = ["packages/core", "packages/host-node", "packages/cli", "packages/secret-vault"]
+/** Not a workspace (installed in the repository it would be discovered by every server started there): packed from its directory. */
+const EXAMPLE = path.join(ROOT, "examples/external-extension")
 
 const exec = (command: string, args: ReadonlyArray<string>, options: { cwd: string; env?: Record<string, string> }) =>
   new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
@@ -49,8 +52,10 @@ beforeAll(async () => {
   for (const dir of [packs, project, elsewhere]) fs.mkdirSync(dir)
   const packed = await exec("npm", ["pack", "--silent", "--pack-destination", packs, ...PACKAGES.flatMap((p) => ["-w", p])], { cwd: ROOT })
   expect(packed.code, packed.stderr).toBe(0)
+  const example = await exec("npm", ["pack", "--silent", "--pack-destination", packs], { cwd: EXAMPLE })
+  expect(example.code, example.stderr).toBe(0)
   const tarballs = fs.readdirSync(packs).filter((f) => f.endsWith(".tgz")).map((f) => path.join(packs, f))
-  expect(tarballs).toHaveLength(PACKAGES.length)
+  expect(tarballs).toHaveLength(PACKAGES.length + 1)
   fs.writeFileSync(path.join(project, "package.json"), JSON.stringify({ name: "itl-host", private: true, type: "module" }))
   // Dependencies from the npm registry (the local cache first); the platform's own packages from the tarballs.
   const installed = await exec("npm", ["install", "--prefer-offline", "--no-audit", "--no-fund", "--loglevel=error", ...tarballs], { cwd: project })
