@@ -1,5 +1,5 @@
 export { serverLayer, bannerLines, ConfigLive, RunningServer, type ServerInfo, type ServerOptions } from "./server.js"
 export { runServer, startupFailureLine } from "./main.js"
 export { HostConfig, type HostConfigShape, hostConfig } from "./HostConfig.js"
-export { discoverExtensions, declaredModules } from "./discovery.js"
+export { discoverExtensions, declaredModules, declarations, type Declaration, modulesDeclaredIn } from "./discovery.js"
 export { subjectDn, clientCertificateSubject } from "./tls.js"

@@ -10,7 +10,6 @@ export const idArg = (what: string) => Args.text({ name: "id" }).pipe(Args.withD
  * a UUID when it encodes the request, and reports `invalid request: id: …`.
  */
 export const asMachineId = (id: string) => id as MachineId
-export const asMachineIds = (ids: ReadonlyArray<string>) => ids as ReadonlyArray<MachineId>
 
 // Defaults match the server's; the derived client needs them spelled out
 // because the API schema gives them as decoding defaults.
