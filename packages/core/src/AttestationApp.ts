@@ -19,6 +19,9 @@ import { CoreApi } from "./CoreApi.js"
 import { coreMigrations } from "./db/coreMigrations.js"
 import { DatabaseInfo, type DatabaseInfoShape, DatabaseLive } from "./db/Database.js"
 import { runMigrations } from "./db/Migrations.js"
+import { embed, type EmbeddingOptions } from "./embedding/embed.js"
+import { MountPrefix } from "./embedding/prefix.js"
+import { withDatabase } from "./embedding/database.js"
 import { Enrollment } from "./enrollment/Enrollment.js"
 import { Events } from "./events/Events.js"
 import { type Extension, type ExtensionInfo, FatalExtensionError } from "./extensions/Extension.js"
@@ -129,6 +132,9 @@ const DocsRoutes = Layer.unwrapEffect(
     for (const extension of loaded) {
       if (extension.api) api = (api as any).addHttpApi(extension.api)
     }
+    // Mounted under a prefix, the documents name the paths as served (embedding/prefix.ts).
+    const prefix = yield* MountPrefix
+    if (prefix !== "") api = (api as any).prefix(prefix)
     const spec = withRequiredRoles(OpenApi.fromApi(api as any), api)
     return Layer.mergeAll(
       HttpLayerRouter.add("GET", "/openapi.json", HttpServerResponse.unsafeJson(spec)),
@@ -161,7 +167,7 @@ const ErrorHandling = HttpLayerRouter.use((router) =>
   Effect.flatMap(AppConfig, (config) => router.addGlobalMiddleware(errorMiddleware(config.maxBodyBytes) as any) as Effect.Effect<void>)
 )
 
-export interface AttestationAppOptions {
+export interface AttestationAppOptions extends EmbeddingOptions {
   readonly extensions: ReadonlyArray<Extension>
 }
 
@@ -176,7 +182,8 @@ export const layer = (options: AttestationAppOptions) => {
   const Late = Layer.merge(DocsRoutes, Report).pipe(Layer.provide(Extensions))
   return Layer.mergeAll(CoreRoutes, Late, ErrorHandling).pipe(
     Layer.provide(Bootstrap),
-    Layer.provideMerge(CoreServicesLive)
+    Layer.provideMerge(CoreServicesLive),
+    embed(options)
   )
 }
 
@@ -184,5 +191,13 @@ export const layer = (options: AttestationAppOptions) => {
  * The platform as a `(Request) => Promise<Response>` handler, for embedding in
  * any server that speaks the Fetch API. Call `dispose` on shutdown.
  */
-export const toWebHandler = (options: AttestationAppOptions & { readonly config: Layer.Layer<AppConfig> }) =>
-  HttpLayerRouter.toWebHandler(layer(options).pipe(Layer.provide(options.config)), { disableLogger: true })
+export const toWebHandler = (options: AttestationAppOptions & { readonly config?: Layer.Layer<AppConfig> }) =>
+  HttpLayerRouter.toWebHandler(layer(options).pipe(Layer.provide(options.config ?? AppConfig.Default)), { disableLogger: true })
+
+/**
+ * The core services without HTTP (Machines, OperatorTokens, AuditLog, …), for
+ * an application's own Effect program. Requires `AppConfig`; the services
+ * check roles against a `CurrentOperator` the caller provides.
+ */
+export const services = (options: Pick<AttestationAppOptions, "database"> = {}) =>
+  CoreServicesLive.pipe(withDatabase(options.database))
