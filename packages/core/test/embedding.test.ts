@@ -4,6 +4,8 @@ import { SqlClient } from "@effect/sql"
 import { AppConfig, appConfig, AttestationApp, CurrentOperator, Machines } from "@itl-attestation/core"
 import { ConfigProvider, Effect, Layer, Redacted, String as Str } from "effect"
 import * as crypto from "node:crypto"
+import * as fs from "node:fs"
+import * as path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { freshDatabase, type FreshDatabase } from "../../../test-support/database.js"
 import { freshPool } from "../../../test-support/hostPool.js"
@@ -164,12 +166,43 @@ describe("database option", () => {
       await expect(embedded.handler(new Request("http://embedded.test/healthz"))).rejects.toThrow(/ITL_MASTER_KEY is required/)
       await embedded.dispose()
       expect(host.pool.ended).toBe(false)
+      // The embedded default would have generated these; a supplied database is never the embedded default.
+      for (const file of ["master.key", "admin-token"]) expect(fs.existsSync(path.join(withoutKey.ITL_DATA_DIR!, file))).toBe(false)
     } finally {
       await host.cleanup()
     }
   })
 
-  it("takes a connection string (its own pool, ended on dispose) and a PgClient layer", async () => {
+  it("keeps to its own schema when the application's pool sets search_path, beside the application's own tables", async () => {
+    const host = await freshPool()
+    try {
+      // The application already has a table named like one of the platform's.
+      await host.pool.query("CREATE TABLE machines (sku text PRIMARY KEY); INSERT INTO machines VALUES ('espresso-3000')")
+      await host.pool.query("CREATE SCHEMA attestation")
+      const pool = new (host.pool.constructor as any)({ ...host.pool.options })
+      pool.on("connect", (client: any) => client.query("SET search_path TO attestation"))
+      try {
+        const embedded = AttestationApp.toWebHandler({
+          extensions: [],
+          database: { pool },
+          config: configFrom({ ...host.env, ITL_ADMIN_TOKEN: adminToken })
+        })
+        const registered = await caller(embedded)("POST", "/api/v1/machines/register", { ek_public: fakeEkPem(), hostname: "schema-1" })
+        expect(registered.status).toBe(201)
+        await embedded.dispose()
+      } finally {
+        await pool.end()
+      }
+      expect((await host.pool.query("SELECT sku FROM public.machines")).rows).toEqual([{ sku: "espresso-3000" }])
+      expect((await host.pool.query("SELECT hostname FROM attestation.machines")).rows).toEqual([{ hostname: "schema-1" }])
+      const tracked = await host.pool.query("SELECT table_schema FROM information_schema.tables WHERE table_name = 'migrations_core'")
+      expect(tracked.rows).toEqual([{ table_schema: "attestation" }])
+    } finally {
+      await host.cleanup()
+    }
+  })
+
+  it("takes a connection string and a PgClient layer", async () => {
     const host = await freshPool()
     try {
       const byUrl = AttestationApp.toWebHandler({ extensions: [], database: { url: host.url }, config: configFrom(host.env) })
