@@ -1,22 +1,27 @@
 /**
  * A small extension used to prove the extension contract end to end: its own
  * HttpApi (operator-authenticated), a migration with a table that references
- * machines ON DELETE CASCADE, a service, and a durable event consumer.
+ * machines ON DELETE CASCADE, a service using the machine read model and
+ * audited changes, and a durable event consumer.
  */
-import { HttpApi, HttpApiBuilder, HttpApiEndpoint, HttpApiGroup, HttpLayerRouter } from "@effect/platform"
+import { HttpApi, HttpApiBuilder, HttpApiEndpoint, HttpApiError, HttpApiGroup, HttpApiSchema, HttpServerResponse } from "@effect/platform"
 import { SqlClient } from "@effect/sql"
 import {
+  actorOf,
+  AuditedChanges,
   Authentication,
   defineExtension,
-  Events,
+  EventBus,
+  FatalExtensionError,
   Forbidden,
-  Machines,
+  MachineDirectory,
   MachineId,
   NotFound,
   requireRole,
+  serveApi,
   sqlDefect
 } from "@itl-attestation/core"
-import { Effect, Layer, Schema } from "effect"
+import { Effect, Layer, Option, Schema } from "effect"
 
 class Note extends Schema.Class<Note>("Note")({ id: Schema.Number, machine_id: Schema.String, text: Schema.String }) {}
 
@@ -42,14 +47,19 @@ export class NotesApi extends HttpApi.make("test_notes").add(NotesGroup) {}
 class NotesService extends Effect.Service<NotesService>()("test/NotesService", {
   effect: Effect.gen(function* () {
     const sql = yield* SqlClient.SqlClient
-    const machines = yield* Machines
+    const machines = yield* MachineDirectory
+    const changes = yield* AuditedChanges
     return {
       add: (machineId: string, text: string) =>
         Effect.gen(function* () {
-          yield* machines.get(machineId)
-          const [row] = yield* sql<Note>`INSERT INTO extension_test_notes (machine_id, text)
-            VALUES (${machineId}, ${text}) RETURNING id, machine_id, text`
-          return new Note(row!)
+          const operator = yield* requireRole("viewer")
+          if (Option.isNone(yield* machines.get(machineId))) return yield* new NotFound({ message: `machine ${machineId} not found` })
+          const row = yield* changes.run(
+            actorOf(operator),
+            Effect.map(sql<Note>`INSERT INTO extension_test_notes (machine_id, text) VALUES (${machineId}, ${text}) RETURNING id, machine_id, text`, (rows) => rows[0]!),
+            (note) => ({ action: "test_notes.note_added", targetType: "test_note", targetId: String(note.id), details: { machine_id: machineId } })
+          )
+          return new Note(row)
         }).pipe(sqlDefect),
       list: (machineId: string) =>
         Effect.gen(function* () {
@@ -72,7 +82,7 @@ const NotesHttp = HttpApiBuilder.group(NotesApi, "notes", (handlers) =>
 /** Copies every committed event into a table, so tests can see the durable consumer work. */
 const EventRecorder = Layer.scopedDiscard(
   Effect.gen(function* () {
-    const events = yield* Events
+    const events = yield* EventBus
     const sql = yield* SqlClient.SqlClient
     yield* events.consume({
       name: "test_notes.recorder",
@@ -90,7 +100,7 @@ export const notesExtension = defineExtension({
   name: "test_notes",
   version: "1.2.3",
   description: "Notes on machines (test extension)",
-  api: NotesApi,
+  core: "^2.0.0",
   migrations: {
     "0001_create_notes": Effect.flatMap(SqlClient.SqlClient, (sql) =>
       sql`CREATE TABLE extension_test_notes (
@@ -101,10 +111,8 @@ export const notesExtension = defineExtension({
     "0002_create_seen": Effect.flatMap(SqlClient.SqlClient, (sql) =>
       sql`CREATE TABLE extension_test_notes_seen (seq bigint NOT NULL, event_type text NOT NULL)`)
   },
-  layer: Layer.mergeAll(
-    HttpLayerRouter.addHttpApi(NotesApi).pipe(Layer.provide(NotesHttp), Layer.provide(NotesService.Default)),
-    EventRecorder
-  )
+  layer: Layer.merge(NotesService.Default, EventRecorder),
+  apis: [serveApi(NotesApi, NotesHttp)]
 })
 
 /** An extension whose layer cannot be built. */
@@ -112,17 +120,92 @@ export const brokenExtension = defineExtension({
   name: "broken_thing",
   version: "0.0.1",
   description: "Always fails to start",
-  migrations: {},
+  core: "^2.0.0",
   layer: Layer.effectDiscard(Effect.fail(new Error("upstream vault unreachable")))
 })
 
 /** An extension whose migration fails: it must be left out, and its routes never registered. */
+class BadMigrationApi extends HttpApi.make("bad_migration").add(
+  HttpApiGroup.make("bad").add(HttpApiEndpoint.get("get", "/api/v1/bad-migration").addSuccess(Schema.String))
+) {}
+
 export const badMigrationExtension = defineExtension({
   name: "bad_migration",
   version: "0.0.1",
   description: "Its migration is invalid SQL",
+  core: "^2.0.0",
   migrations: {
     "0001_oops": Effect.flatMap(SqlClient.SqlClient, (sql) => sql`CREATE TABLE oops (`)
   },
-  layer: HttpLayerRouter.add("GET", "/api/v1/bad-migration", Effect.die("must never be routed"))
+  apis: [serveApi(BadMigrationApi, HttpApiBuilder.group(BadMigrationApi, "bad", (handlers) => handlers.handle("get", () => Effect.die("must never be routed"))))]
+})
+
+/** Built for a core this is not: refused at load with the range in the reason. */
+export const futureCoreExtension = defineExtension({
+  name: "future_core",
+  version: "1.0.0",
+  description: "Needs a core that does not exist yet",
+  core: "^99.0.0",
+  layer: Layer.effectDiscard(Effect.die("must never be built"))
+})
+
+/**
+ * Fails with a FatalExtensionError made by "another copy" of the core: a plain
+ * object with the tag. Recognised by tag, it stops the start.
+ */
+export const fatalFromAnotherCopyExtension = defineExtension({
+  name: "fatal_copy",
+  version: "1.0.0",
+  description: "Misconfigured beyond repair",
+  core: "^2.0.0",
+  layer: Layer.effectDiscard(Effect.fail({ _tag: "FatalExtensionError", message: "the key cannot open the stored data" }))
+})
+
+/** A FatalExtensionError from this copy of the core (the common case). */
+export const fatalExtension = defineExtension({
+  name: "fatal_same",
+  version: "1.0.0",
+  description: "Misconfigured beyond repair",
+  core: "^2.0.0",
+  layer: Layer.effectDiscard(Effect.fail(new FatalExtensionError({ message: "the key cannot open the stored data" })))
+})
+
+/** Answers every request itself, in its own error format and with its own limit, to prove pipelines are per API. */
+class PlainApi extends HttpApi.make("plain_errors").add(
+  HttpApiGroup.make("plain").add(
+    HttpApiEndpoint.post("echo", "/api/v1/plain/echo")
+      .setPayload(Schema.Struct({ text: Schema.String.pipe(Schema.maxLength(2_000_000)) }))
+      .addSuccess(Schema.Struct({ length: Schema.Number }))
+  )
+) {}
+
+/** Schema mismatches in the same `{code, message}` format. */
+const PlainDecodeError = Schema.transform(
+  Schema.Struct({ code: Schema.Literal(400), message: Schema.String }),
+  Schema.instanceOf(HttpApiError.HttpApiDecodeError),
+  {
+    strict: true,
+    decode: (body) => new HttpApiError.HttpApiDecodeError({ issues: [], message: body.message }),
+    encode: (error) => ({ code: 400 as const, message: `invalid request: ${error.issues[0]?.path.join(".") ?? ""}` })
+  }
+).annotations(HttpApiSchema.annotations({ status: 400 }))
+
+export const plainErrorsExtension = defineExtension({
+  name: "plain_errors",
+  version: "1.0.0",
+  description: "An API with its own pipeline (test extension)",
+  core: "^2.0.0",
+  apis: [
+    serveApi(
+      PlainApi,
+      HttpApiBuilder.group(PlainApi, "plain", (handlers) => handlers.handle("echo", ({ payload }) => Effect.succeed({ length: payload.text.length }))),
+      {
+        maxBodyBytes: 4 * 1024 * 1024,
+        gzip: true,
+        challenge: undefined,
+        decodeErrors: PlainDecodeError,
+        renderProblem: (problem) => HttpServerResponse.unsafeJson({ code: problem.status, message: problem.message }, { status: problem.status })
+      }
+    )
+  ]
 })

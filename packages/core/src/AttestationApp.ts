@@ -7,11 +7,12 @@
  * operators, machines → core routes and, one by one, each extension (its
  * migrations, then its layer) → docs and the startup report.
  */
-import { HttpApi, HttpApiScalar, HttpLayerRouter, HttpServer, HttpServerResponse, OpenApi } from "@effect/platform"
-import { Cause, Chunk, Context, Effect, Layer, Option } from "effect"
+import { HttpApi, HttpApiScalar, HttpLayerRouter, HttpServer, HttpServerError, HttpServerRequest, HttpServerResponse, OpenApi } from "@effect/platform"
+import { Context, Effect, Layer, Option } from "effect"
 import { Attestation } from "./attestation/Attestation.js"
 import { AttestationHttp, MachineSelfHttp, PcrPolicyHttp } from "./attestation/AttestationHttp.js"
 import { PcrPolicies } from "./attestation/PcrPolicies.js"
+import { AuditedChanges } from "./audit/AuditedChanges.js"
 import { AuditHttp } from "./audit/AuditHttp.js"
 import { AuditLog } from "./audit/AuditLog.js"
 import { AppConfig } from "./config/AppConfig.js"
@@ -19,27 +20,33 @@ import { CoreApi } from "./CoreApi.js"
 import { coreMigrations } from "./db/coreMigrations.js"
 import { DatabaseInfo, type DatabaseInfoShape, DatabaseLive } from "./db/Database.js"
 import { runMigrations } from "./db/Migrations.js"
+import { withDatabase } from "./embedding/database.js"
 import { embed, type EmbeddingOptions } from "./embedding/embed.js"
 import { MountPrefix } from "./embedding/prefix.js"
-import { withDatabase } from "./embedding/database.js"
 import { Enrollment } from "./enrollment/Enrollment.js"
+import { EventBus } from "./events/EventBus.js"
 import { Events } from "./events/Events.js"
-import { type Extension, type ExtensionInfo, FatalExtensionError } from "./extensions/Extension.js"
+import { CORE_VERSION, type Extension, type ExtensionInfo, serveApi } from "./extensions/Extension.js"
 import { type ExtensionFailure, ExtensionRegistry } from "./extensions/ExtensionRegistry.js"
-import { errorMiddleware } from "./http/ErrorMiddleware.js"
+import { hostEnvironmentLayer } from "./extensions/HostEnvironment.js"
+import { loadExtension, servedApi } from "./extensions/loadExtension.js"
+import { pipelineMiddleware, resolvePipeline } from "./http/ApiPipeline.js"
 import { withRequiredRoles } from "./http/openApiRoles.js"
+import { requestContextLayer } from "./http/RequestContext.js"
+import { RequestObservers } from "./http/RequestObservers.js"
 import { KeyringLive } from "./keyring/Keyring.js"
 import { KeyringHttp } from "./keyring/KeyringHttp.js"
 import { MasterKeyRewrap } from "./keyring/Rewrap.js"
+import { MachineDirectory } from "./machines/MachineDirectory.js"
 import { MachineHttp, MachineRegistrationHttp } from "./machines/MachineHttp.js"
 import { MachineRepo } from "./machines/MachineRepo.js"
 import { Machines } from "./machines/Machines.js"
-import { MachineAuthenticationLive } from "./sessions/MachineAuthentication.js"
 import { MachineSessions } from "./sessions/MachineSessions.js"
-import { AuthenticationLive } from "./operators/Authentication.js"
 import { OperatorHttp } from "./operators/OperatorHttp.js"
 import { OperatorTokens } from "./operators/OperatorTokens.js"
 import { SystemHttp } from "./system/SystemHttp.js"
+
+export { describeFailure, extensionFailureLine } from "./extensions/loadExtension.js"
 
 /** What a host prints once the app is up. */
 export interface StartupReportShape {
@@ -54,17 +61,6 @@ export class StartupReport extends Context.Tag("@itl-attestation/core/StartupRep
 
 class AdminBootstrap extends Context.Tag("@itl-attestation/core/AdminBootstrap")<AdminBootstrap, Option.Option<string>>() {}
 
-/** The reason an extension failed, in one line, without a stack trace. */
-export const describeFailure = (error: unknown): string => {
-  if (Cause.isCause(error)) return describeFailure(Cause.squash(error))
-  if (error instanceof Error) return error.message
-  if (typeof error === "object" && error !== null && "message" in error) return String((error as { message: unknown }).message)
-  return String(error)
-}
-
-export const extensionFailureLine = (failure: ExtensionFailure) =>
-  `[Extension] Failed to load ${failure.name}: ${failure.reason}`
-
 const DatabaseReady = Layer.effectDiscard(runMigrations("core", coreMigrations)).pipe(Layer.provideMerge(DatabaseLive))
 
 /** Every core service, built once and shared by the core routes and all extensions. */
@@ -75,11 +71,13 @@ export const CoreServicesLive = Layer.mergeAll(
   Attestation.Default,
   PcrPolicies.Default,
   MachineSessions.Default,
-  MachineRepo.Default,
-  MasterKeyRewrap.Default
+  MasterKeyRewrap.Default,
+  AuditedChanges.Default,
+  MachineDirectory.Default,
+  EventBus.Default
 ).pipe(
-  Layer.provideMerge(AuditLog.Default),
-  Layer.provideMerge(Layer.mergeAll(Events.Default, ExtensionRegistry.Default)),
+  Layer.provideMerge(Layer.mergeAll(AuditLog.Default, MachineRepo.Default)),
+  Layer.provideMerge(Layer.mergeAll(Events.Default, ExtensionRegistry.Default, RequestObservers.Default, hostEnvironmentLayer(CORE_VERSION))),
   Layer.provideMerge(DatabaseReady),
   // The keyring first: a missing or malformed master key stops the start before any connection is made.
   Layer.provideMerge(KeyringLive),
@@ -88,61 +86,40 @@ export const CoreServicesLive = Layer.mergeAll(
 
 const Bootstrap = Layer.effect(AdminBootstrap, Effect.flatMap(OperatorTokens, (tokens) => tokens.bootstrap))
 
-const CoreRoutes = HttpLayerRouter.addHttpApi(CoreApi).pipe(
-  Layer.provide(
-    Layer.mergeAll(SystemHttp, MachineRegistrationHttp, AttestationHttp, MachineSelfHttp, MachineHttp, PcrPolicyHttp, OperatorHttp, AuditHttp, KeyringHttp)
-  ),
-  Layer.provide(Layer.merge(AuthenticationLive, MachineAuthenticationLive))
+/** The core's own API, served like an extension's: its handlers under the core pipeline. */
+const CoreServed = serveApi(
+  CoreApi,
+  Layer.mergeAll(SystemHttp, MachineRegistrationHttp, AttestationHttp, MachineSelfHttp, MachineHttp, PcrPolicyHttp, OperatorHttp, AuditHttp, KeyringHttp)
 )
 
-/** Migrations, then the layer; any failure is reported and the extension left out. */
-const isolate = (extension: Extension) =>
-  extension.layer.pipe(
-    Layer.provide(Layer.effectDiscard(runMigrations(extension.name, extension.migrations))),
-    Layer.provide(Layer.merge(AuthenticationLive, MachineAuthenticationLive)),
-    Layer.tap(() =>
-      Effect.flatMap(ExtensionRegistry, (registry) =>
-        registry.markLoaded({
-          name: extension.name,
-          version: extension.version,
-          description: extension.description,
-          ...(extension.api ? { api: extension.api } : {})
-        })
+/**
+ * Unknown routes get the core's 404 body. Registered for each method but HEAD,
+ * which the router answers from the GET route of the same path.
+ */
+const FALLBACK_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"] as const
+// A defect, not a typed failure: the core pipeline renders it (http/Problem.ts), and routes declare no errors.
+const notFound = Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) => Effect.die(new HttpServerError.RouteNotFound({ request })))
+
+/** `/openapi.json` and `/docs` describe the core and every extension that loaded, as they are served. */
+const docsRoutes = (coreApi: HttpApi.HttpApi.Any) =>
+  Layer.unwrapEffect(
+    Effect.gen(function* () {
+      const registry = yield* ExtensionRegistry
+      const loaded = yield* registry.loaded
+      let api = coreApi as HttpApi.HttpApi.AnyWithProps
+      for (const extension of loaded) for (const extra of extension.apis) api = api.addHttpApi(extra as HttpApi.HttpApi.AnyWithProps)
+      // Mounted under a prefix, the documents name the paths as served (embedding/prefix.ts).
+      const prefix = yield* MountPrefix
+      if (prefix !== "") api = api.prefix(prefix as `/${string}`)
+      const spec = withRequiredRoles(OpenApi.fromApi(api), api)
+      return Layer.mergeAll(
+        HttpLayerRouter.add("GET", "/openapi.json", HttpServerResponse.unsafeJson(spec)),
+        // Served inline, with no fonts from Scalar's CDN: the page works offline and under a strict CSP (http/responseHeaders.ts).
+        HttpApiScalar.layerHttpLayerRouter({ api, path: "/docs", scalar: { withDefaultFonts: false } }),
+        ...FALLBACK_METHODS.map((method) => HttpLayerRouter.add(method, "/*", notFound))
       )
-    ),
-    Layer.catchAllCause((cause) =>
-      Layer.effectDiscard(
-        Effect.gen(function* () {
-          const fatal = Cause.failures(cause).pipe(Chunk.findFirst((e): e is FatalExtensionError => e instanceof FatalExtensionError))
-          if (Option.isSome(fatal)) return yield* Effect.fail(new FatalExtensionError({ message: `${extension.name}: ${fatal.value.message}` }))
-          const failure = { name: extension.name, reason: describeFailure(cause) }
-          yield* Effect.logError(extensionFailureLine(failure))
-          yield* Effect.flatMap(ExtensionRegistry, (registry) => registry.markFailed(failure))
-        })
-      )
-    )
+    })
   )
-
-/** `/openapi.json` and `/docs` describe the core and every extension that loaded. */
-const DocsRoutes = Layer.unwrapEffect(
-  Effect.gen(function* () {
-    const registry = yield* ExtensionRegistry
-    const loaded = yield* registry.loaded
-    let api: HttpApi.HttpApi.Any = CoreApi
-    for (const extension of loaded) {
-      if (extension.api) api = (api as any).addHttpApi(extension.api)
-    }
-    // Mounted under a prefix, the documents name the paths as served (embedding/prefix.ts).
-    const prefix = yield* MountPrefix
-    if (prefix !== "") api = (api as any).prefix(prefix)
-    const spec = withRequiredRoles(OpenApi.fromApi(api as any), api)
-    return Layer.mergeAll(
-      HttpLayerRouter.add("GET", "/openapi.json", HttpServerResponse.unsafeJson(spec)),
-      // Served inline, with no fonts from Scalar's CDN: the page works offline and under a strict CSP (http/responseHeaders.ts).
-      HttpApiScalar.layerHttpLayerRouter({ api, path: "/docs", scalar: { withDefaultFonts: false } })
-    )
-  })
-)
 
 const Report = Layer.effect(
   StartupReport,
@@ -157,18 +134,10 @@ const Report = Layer.effect(
   })
 )
 
-/**
- * Installed as global router middleware so it also sees unknown routes. The
- * router's types forbid global middleware from handling errors (they expect
- * the server to); we handle them here on purpose, because an embedding host
- * using the web handler has no other place to turn them into JSON.
- */
-const ErrorHandling = HttpLayerRouter.use((router) =>
-  Effect.flatMap(AppConfig, (config) => router.addGlobalMiddleware(errorMiddleware(config.maxBodyBytes) as any) as Effect.Effect<void>)
-)
-
 export interface AttestationAppOptions extends EmbeddingOptions {
   readonly extensions: ReadonlyArray<Extension>
+  /** One Info log line per request (default true). */
+  readonly accessLog?: boolean
 }
 
 /**
@@ -176,23 +145,26 @@ export interface AttestationAppOptions extends EmbeddingOptions {
  * to read the environment) and the router that `HttpLayerRouter.serve` /
  * `toWebHandler` provide; outputs the startup report.
  */
-export const layer = (options: AttestationAppOptions) => {
-  const extensions = options.extensions.map(isolate)
-  const Extensions = extensions.length === 0 ? Layer.empty : Layer.mergeAll(extensions[0]!, ...extensions.slice(1))
-  const Late = Layer.merge(DocsRoutes, Report).pipe(Layer.provide(Extensions))
-  return Layer.mergeAll(CoreRoutes, Late, ErrorHandling).pipe(
-    Layer.provide(Bootstrap),
-    Layer.provideMerge(CoreServicesLive),
-    embed(options)
-  )
-}
+export const layer = (options: AttestationAppOptions) =>
+  Layer.unwrapEffect(
+    Effect.map(AppConfig, (config) => {
+      const core = servedApi(CoreServed, config)
+      const corePipeline = pipelineMiddleware(resolvePipeline({}, config))
+      const extensions = Layer.mergeAll(Layer.empty, ...options.extensions.map(loadExtension))
+      const late = Layer.merge(docsRoutes(core.api).pipe(Layer.provide(corePipeline.layer)), Report).pipe(Layer.provide(extensions))
+      return Layer.mergeAll(core.routes, late, requestContextLayer({ accessLog: options.accessLog ?? true })).pipe(
+        Layer.provide(Bootstrap),
+        Layer.provideMerge(CoreServicesLive)
+      )
+    })
+  ).pipe(embed(options))
 
 /**
  * The platform as a `(Request) => Promise<Response>` handler, for embedding in
  * any server that speaks the Fetch API. Call `dispose` on shutdown.
  */
 export const toWebHandler = (options: AttestationAppOptions & { readonly config?: Layer.Layer<AppConfig> }) =>
-  HttpLayerRouter.toWebHandler(layer(options).pipe(Layer.provide(options.config ?? AppConfig.Default)), { disableLogger: true })
+  HttpLayerRouter.toWebHandler(layer({ accessLog: false, ...options }).pipe(Layer.provide(options.config ?? AppConfig.Default)), { disableLogger: true })
 
 /**
  * The core services without HTTP (Machines, OperatorTokens, AuditLog, …), for

@@ -6,9 +6,33 @@ export { AppConfig, type AppConfigShape, appConfig, isEmbedded } from "./config/
 export { DatabaseInfo, type DatabaseInfoShape } from "./db/Database.js"
 export { runMigrations, type MigrationSet } from "./db/Migrations.js"
 export { sqlDefect } from "./db/sqlDefect.js"
-export { defineExtension, type Extension, type ExtensionInfo, FatalExtensionError } from "./extensions/Extension.js"
-export type { CoreServices } from "./extensions/CoreServices.js"
-export { ExtensionRegistry, type ExtensionFailure } from "./extensions/ExtensionRegistry.js"
+export {
+  CORE_VERSION,
+  defineExtension,
+  EXTENSION_CONTRACT,
+  type EventDeclaration,
+  type Extension,
+  type ExtensionDefinition,
+  type ExtensionInfo,
+  FatalExtensionError,
+  incompatibility,
+  isExtension,
+  isFatalExtensionError,
+  type ScopeDeclaration,
+  serveApi,
+  type ServedApi
+} from "./extensions/Extension.js"
+export type { EndpointMiddleware, ExtensionContext } from "./extensions/ExtensionContext.js"
+export { ExtensionRegistry, type ExtensionFailure, type LoadedExtension } from "./extensions/ExtensionRegistry.js"
+export { HostEnvironment, type HostEnvironmentShape } from "./extensions/HostEnvironment.js"
+export { AuditedChanges, type ChangeEvent, type ChangeRecord } from "./audit/AuditedChanges.js"
+export { MachineDirectory, type EnrolledKeys, type MachineListFilter } from "./machines/MachineDirectory.js"
+export { EventBus } from "./events/EventBus.js"
+export { RequestObservers, type ObservedRequest, type RequestObserver } from "./http/RequestObservers.js"
+export { retryAfter, ResponseHints } from "./http/ResponseHints.js"
+export { type ApiPipelineOptions, renderCoreProblem } from "./http/ApiPipeline.js"
+export { CoreDecodeError, type DecodeErrorSchema } from "./http/DecodeErrors.js"
+export type { Problem } from "./http/Problem.js"
 export { Events, type ConsumerOptions } from "./events/Events.js"
 export { DomainEvent, StoredEvent, CoreEventType, EventType } from "./events/Event.js"
 export { AuditLog, type AuditRecord } from "./audit/AuditLog.js"

@@ -64,9 +64,13 @@ describe("AttestationApp.toWebHandler", () => {
   })
 })
 
-/** The router's own 404 (no route matched), as opposed to a handler's "machine … not found". */
-const isNoRoute = (answer: { status: number; body: any }) =>
-  answer.status === 404 && typeof answer.body?.message === "string" && answer.body.message.startsWith("no route for")
+/**
+ * No route matched: the platform's own 404 under the prefix ("no route for …"), or, outside the prefix where
+ * the platform serves nothing at all, an empty 404. As opposed to a handler's answer, e.g. "machine … not found".
+ */
+const isNoRoute = (answer: { status: number; body: any; text: string }) =>
+  answer.status === 404 &&
+  (answer.text === "" || (typeof answer.body?.message === "string" && answer.body.message.startsWith("no route for")))
 
 describe("prefix", () => {
   let mounted: ReturnType<typeof AttestationApp.toWebHandler>
@@ -98,6 +102,9 @@ describe("prefix", () => {
     expect((await prefixed("GET", `/attestation/api/v1/test-notes/machines/${id}/notes`, undefined, adminToken)).body.total).toBe(1)
     // A path that merely starts with the prefix's letters is not under it.
     expect(isNoRoute(await prefixed("GET", "/attestationhealthz"))).toBe(true)
+    // Under the prefix, the platform's 404 names the path as the client sent it.
+    const missing = await prefixed("GET", "/attestation/nowhere?x=1")
+    expect([missing.status, missing.body]).toEqual([404, { error: "not_found", message: "no route for GET /attestation/nowhere" }])
   })
 
   it("publishes /openapi.json and /docs under the prefix, describing the prefixed paths that a client can follow", async () => {

@@ -6,7 +6,7 @@
  * fails to import is reported like an extension that fails to build.
  */
 import type { Extension, ExtensionFailure } from "@itl-attestation/core"
-import { describeFailure } from "@itl-attestation/core"
+import { describeFailure, isExtension } from "@itl-attestation/core"
 import { Effect } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
@@ -16,11 +16,6 @@ export interface Discovered {
   readonly extensions: ReadonlyArray<Extension>
   readonly failures: ReadonlyArray<ExtensionFailure>
 }
-
-const isExtension = (value: unknown): value is Extension =>
-  typeof value === "object" && value !== null &&
-  typeof (value as Extension).name === "string" && typeof (value as Extension).version === "string" &&
-  typeof (value as Extension).layer === "object" && typeof (value as Extension).migrations === "object"
 
 /** Modules declared by installed packages, found by reading node_modules under `root`. */
 export const declaredModules = (root: string): Array<string> => {
@@ -62,7 +57,7 @@ const loadModule = (specifier: string) =>
       const candidate = mod.default ?? mod.extension
       return isExtension(candidate)
         ? Effect.succeed(candidate)
-        : Effect.fail(new Error("the module does not export an extension (default export or `extension`)"))
+        : Effect.fail(new Error("the module does not export an extension made by defineExtension (default export or `extension`)"))
     }),
     Effect.mapError((error) => ({ name: specifier, reason: describeFailure(error instanceof Error ? error : (error as { error?: unknown }).error ?? error) }))
   )

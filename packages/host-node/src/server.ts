@@ -5,7 +5,7 @@
  * accepting, lets in-flight requests finish, then runs every finalizer
  * (background fibers, database). See listener.ts.
  */
-import { FileSystem, HttpIncomingMessage, HttpLayerRouter, HttpMiddleware } from "@effect/platform"
+import { FileSystem, HttpIncomingMessage, HttpLayerRouter } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
 import {
   AppConfig,
@@ -65,7 +65,8 @@ export const serverLayer = (options: ServerOptions = {}) =>
       const served = Layer.scopedDiscard(
         Effect.gen(function* () {
           const router = yield* HttpLayerRouter.HttpRouter
-          const handler = yield* NodeHttpServer.makeHandler(router.asHttpEffect(), HttpMiddleware.logger).pipe(
+          // No platform logger: the app writes one access line per request, with its request id.
+          const handler = yield* NodeHttpServer.makeHandler(router.asHttpEffect()).pipe(
             // The same default body limit @effect/platform-node's server sets (the app sets its own).
             Effect.provideService(HttpIncomingMessage.MaxBodySize, Option.some(FileSystem.Size(10 * 1024 * 1024)))
           )

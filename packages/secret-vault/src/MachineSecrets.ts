@@ -6,13 +6,12 @@
 import { SqlClient } from "@effect/sql"
 import {
   actorOf,
-  AuditLog,
+  AuditedChanges,
+  type ChangeEvent,
   Conflict,
   CurrentMachine,
-  DomainEvent,
-  Events,
   Keyring,
-  MachineRepo,
+  MachineDirectory,
   MasterKeyRewrap,
   NotFound,
   PayloadTooLarge,
@@ -20,7 +19,7 @@ import {
   sqlDefect
 } from "@itl-attestation/core"
 import type { Page } from "@itl-attestation/core"
-import { DateTime, Effect } from "effect"
+import { Effect, Option } from "effect"
 import * as crypto from "node:crypto"
 import { sealForFingerprint, sealForTpm } from "./delivery.js"
 import { type DeliveryScheme, FingerprintBoundSecret, MAX_VALUE_BYTES, SecretList, SecretMetadata, TpmBoundSecret } from "./Secret.js"
@@ -71,26 +70,23 @@ export const checkValueSize = (value: string) =>
     ? Effect.fail(new PayloadTooLarge({ message: `value: must be at most ${MAX_VALUE_BYTES} bytes`, details: { field: "value" } }))
     : Effect.void
 
-const event = (type: "secret.created" | "secret.accessed" | "secret.deleted", row: SecretRow, extra: Record<string, unknown> = {}) =>
-  new DomainEvent({
-    event_type: type,
-    timestamp: DateTime.unsafeNow(),
-    machine_id: row.machine_id,
-    data: { secret_id: row.secret_id, machine_id: row.machine_id, name: row.name, ...extra }
-  })
+const event = (type: "secret.created" | "secret.accessed" | "secret.deleted", row: SecretRow, extra: Record<string, unknown> = {}): ChangeEvent => ({
+  type,
+  machineId: row.machine_id,
+  data: { secret_id: row.secret_id, machine_id: row.machine_id, name: row.name, ...extra }
+})
 
 export class MachineSecrets extends Effect.Service<MachineSecrets>()("@itl-attestation/secret-vault/MachineSecrets", {
   effect: Effect.gen(function* () {
     const sql = yield* SqlClient.SqlClient
     const keyring = yield* Keyring
-    const machines = yield* MachineRepo
-    const audit = yield* AuditLog
-    const events = yield* Events
+    const machines = yield* MachineDirectory
+    const changes = yield* AuditedChanges
     yield* Effect.flatMap(MasterKeyRewrap, (rewrap) => rewrap.register(machineSecretsSealed))
 
     const machineOrFail = (id: string) =>
-      Effect.flatMap(machines.findById(id), (row) =>
-        row === undefined ? Effect.fail(new NotFound({ message: `machine ${id} not found` })) : Effect.succeed(row)
+      Effect.flatMap(machines.enrolledKeys(id), (keys) =>
+        Option.match(keys, { onNone: () => Effect.fail(new NotFound({ message: `machine ${id} not found` })), onSome: Effect.succeed })
       )
 
     const create = (machineId: string, name: string, value: string) =>
@@ -100,7 +96,8 @@ export class MachineSecrets extends Effect.Service<MachineSecrets>()("@itl-attes
         yield* machineOrFail(machineId)
         const secretId = crypto.randomUUID()
         const sealed = keyring.seal(Buffer.from(value, "utf8"), aadOf({ secret_id: secretId, machine_id: machineId, name }))
-        const row = yield* events.transaction(
+        const row = yield* changes.run(
+          actorOf(operator),
           Effect.gen(function* () {
             const [existing] = yield* sql`SELECT 1 FROM extension_secrets WHERE machine_id = ${machineId} AND name = ${name}`
             if (existing !== undefined) {
@@ -110,9 +107,14 @@ export class MachineSecrets extends Effect.Service<MachineSecrets>()("@itl-attes
                 (secret_id, machine_id, name, encrypted_value, nonce, tag, key_id, created_by)
               VALUES (${secretId}, ${machineId}, ${name}, ${sealed.ciphertext}, ${sealed.nonce}, ${sealed.tag}, ${sealed.keyId}, ${operator.name})
               RETURNING *`
-            yield* audit.append(actorOf(operator), { action: "secret.created", targetType: "secret", targetId: secretId, details: { machine_id: machineId, name } })
-            yield* events.append(event("secret.created", row!, { created_by: operator.name }))
             return row!
+          }),
+          (row) => ({
+            action: "secret.created",
+            targetType: "secret",
+            targetId: secretId,
+            details: { machine_id: machineId, name },
+            events: [event("secret.created", row, { created_by: operator.name })]
           })
         )
         return toMetadata(row)
@@ -135,40 +137,54 @@ export class MachineSecrets extends Effect.Service<MachineSecrets>()("@itl-attes
         const notFound = new NotFound({ message: `no secret named ${name} for this machine` })
         if (current.id !== machineId) return yield* notFound
         const machine = yield* machineOrFail(machineId)
-        if (scheme === "tpm2-credential-v1" && (machine.ek_public_tpm === null || machine.ak_name === null)) {
+        if (scheme === "tpm2-credential-v1" && (Option.isNone(machine.ekPublicArea) || Option.isNone(machine.akName))) {
           return yield* new Conflict({
             error: "not_enrolled",
             message: "this machine has no activated AK, so a TPM-bound delivery is impossible; enroll it, or use ?scheme=hkdf-ek-v1"
           })
         }
-        const row = yield* events.transaction(
+        const row = yield* changes.run(
+          { name: machine.ekFingerprint, kind: "machine" },
           Effect.gen(function* () {
             const [row] = yield* sql<SecretRow>`UPDATE extension_secrets
               SET access_count = access_count + 1, last_accessed_at = now()
               WHERE machine_id = ${machineId} AND name = ${name} RETURNING *`
             if (row === undefined) return yield* notFound
-            yield* audit.append({ name: machine.ek_fingerprint, kind: "machine" }, {
-              action: "secret.accessed", targetType: "secret", targetId: row.secret_id, details: { machine_id: machineId, name, scheme }
-            })
-            yield* events.append(event("secret.accessed", row, { scheme }))
             return row
+          }),
+          (row) => ({
+            action: "secret.accessed",
+            targetType: "secret",
+            targetId: row.secret_id,
+            details: { machine_id: machineId, name, scheme },
+            events: [event("secret.accessed", row, { scheme })]
           })
         )
         const value = yield* keyring.open({ keyId: row.key_id, nonce: row.nonce, ciphertext: row.encrypted_value, tag: row.tag }, aadOf(row)).pipe(Effect.orDie)
         return scheme === "hkdf-ek-v1"
-          ? new FingerprintBoundSecret({ secret_id: row.secret_id, name, scheme, ...sealForFingerprint(machine.ek_fingerprint, value) })
-          : new TpmBoundSecret({ secret_id: row.secret_id, name, scheme, ...sealForTpm({ ekPublicArea: machine.ek_public_tpm!, akName: machine.ak_name! }, name, value) })
+          ? new FingerprintBoundSecret({ secret_id: row.secret_id, name, scheme, ...sealForFingerprint(machine.ekFingerprint, value) })
+          : new TpmBoundSecret({
+              secret_id: row.secret_id,
+              name,
+              scheme,
+              ...sealForTpm({ ekPublicArea: Buffer.from(Option.getOrThrow(machine.ekPublicArea)), akName: Buffer.from(Option.getOrThrow(machine.akName)) }, name, value)
+            })
       }).pipe(sqlDefect, Effect.withSpan("MachineSecrets.read"))
 
     const remove = (secretId: string) =>
       Effect.gen(function* () {
         const operator = yield* requireRole("operator")
-        yield* events.transaction(
-          Effect.gen(function* () {
-            const [row] = yield* sql<SecretRow>`DELETE FROM extension_secrets WHERE secret_id = ${secretId} RETURNING *`
-            if (row === undefined) return yield* new NotFound({ message: `secret ${secretId} not found` })
-            yield* audit.append(actorOf(operator), { action: "secret.deleted", targetType: "secret", targetId: secretId, details: { machine_id: row.machine_id, name: row.name } })
-            yield* events.append(event("secret.deleted", row, { deleted_by: operator.name }))
+        yield* changes.run(
+          actorOf(operator),
+          Effect.flatMap(sql<SecretRow>`DELETE FROM extension_secrets WHERE secret_id = ${secretId} RETURNING *`, ([row]) =>
+            row === undefined ? Effect.fail(new NotFound({ message: `secret ${secretId} not found` })) : Effect.succeed(row)
+          ),
+          (row) => ({
+            action: "secret.deleted",
+            targetType: "secret",
+            targetId: secretId,
+            details: { machine_id: row.machine_id, name: row.name },
+            events: [event("secret.deleted", row, { deleted_by: operator.name })]
           })
         )
       }).pipe(sqlDefect, Effect.withSpan("MachineSecrets.delete"))

@@ -9,7 +9,7 @@
  * check), instead of failing later on the first read.
  */
 import { SqlClient } from "@effect/sql"
-import { AppConfig, FatalExtensionError, isEmbedded } from "@itl-attestation/core"
+import { FatalExtensionError, HostEnvironment } from "@itl-attestation/core"
 import { ConfigError, Context, Effect, Layer, Option, Redacted } from "effect"
 import * as crypto from "node:crypto"
 import * as fs from "node:fs"
@@ -64,7 +64,7 @@ const fatal = (message: string) => new FatalExtensionError({ message })
 /** Chooses the key from the configuration; warns about the weaker sources. */
 const chooseKey = Effect.gen(function* () {
   const config = yield* vaultConfig.pipe(Effect.mapError((e: ConfigError.ConfigError) => fatal(String(e))))
-  const app = yield* AppConfig
+  const host = yield* HostEnvironment
   const previous = Option.map(config.masterKeyPrevious, (k) => makeKey(Buffer.from(Redacted.value(k), "hex"), "master-key"))
   if (Option.isSome(config.masterKey)) {
     return { current: makeKey(Buffer.from(Redacted.value(config.masterKey.value), "hex"), "master-key"), previous }
@@ -73,8 +73,8 @@ const chooseKey = Effect.gen(function* () {
     const key = crypto.createHash("sha256").update(Redacted.value(config.passphrase.value), "utf8").digest()
     return { current: makeKey(key, "passphrase"), previous }
   }
-  if (isEmbedded(app)) {
-    const file = path.resolve(app.dataDir, "shared-secret.key")
+  if (host.embeddedDatabase) {
+    const file = path.resolve(host.dataDir, "shared-secret.key")
     const key = yield* Effect.try({
       try: () => {
         if (fs.existsSync(file)) return Buffer.from(fs.readFileSync(file, "utf8").trim(), "hex")

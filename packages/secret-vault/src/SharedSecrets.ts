@@ -6,20 +6,19 @@
 import { SqlClient } from "@effect/sql"
 import {
   actorOf,
-  AuditLog,
+  AuditedChanges,
   BadRequest,
+  type ChangeEvent,
   Conflict,
   CurrentMachine,
-  DomainEvent,
-  Events,
   Forbidden,
-  MachineRepo,
+  MachineDirectory,
   NotFound,
   requireRole,
   sqlDefect
 } from "@itl-attestation/core"
 import { DEFAULT_LIMIT, type Page } from "@itl-attestation/core"
-import { DateTime, Effect } from "effect"
+import { Effect } from "effect"
 import * as crypto from "node:crypto"
 import { checkValueSize } from "./MachineSecrets.js"
 import { AccessGrant, AccessGrantList, RewrapResult, SharedSecret, SharedSecretList, SharedSecretValue } from "./Secret.js"
@@ -62,21 +61,19 @@ type SharedEventType =
   | "shared_secret.access_revoked"
   | "shared_secret.accessed"
 
-const event = (type: SharedEventType, row: { shared_secret_id: string; name: string }, extra: Record<string, unknown> = {}, machineId?: string) =>
-  new DomainEvent({
-    event_type: type,
-    timestamp: DateTime.unsafeNow(),
-    ...(machineId ? { machine_id: machineId } : {}),
-    data: { shared_secret_id: row.shared_secret_id, name: row.name, ...extra }
-  })
+const event = (
+  type: SharedEventType,
+  row: { shared_secret_id: string; name: string },
+  extra: Record<string, unknown> = {},
+  machineId?: string
+): ChangeEvent => ({ type, machineId, data: { shared_secret_id: row.shared_secret_id, name: row.name, ...extra } })
 
 export class SharedSecrets extends Effect.Service<SharedSecrets>()("@itl-attestation/secret-vault/SharedSecrets", {
   effect: Effect.gen(function* () {
     const sql = yield* SqlClient.SqlClient
     const keys = yield* SharedKeyring
-    const machines = yield* MachineRepo
-    const audit = yield* AuditLog
-    const events = yield* Events
+    const machines = yield* MachineDirectory
+    const changes = yield* AuditedChanges
 
     const selectWithCount = sql`SELECT s.*, (SELECT count(*)::int FROM extension_shared_secret_access a
       WHERE a.shared_secret_id = s.shared_secret_id) AS authorized_machine_count FROM extension_shared_secrets s`
@@ -104,7 +101,8 @@ export class SharedSecrets extends Effect.Service<SharedSecrets>()("@itl-attesta
         yield* checkValueSize(value)
         const id = crypto.randomUUID()
         const sealed = seal(id, value)
-        const row = yield* events.transaction(
+        const row = yield* changes.run(
+          actorOf(operator),
           Effect.gen(function* () {
             const [existing] = yield* sql`SELECT 1 FROM extension_shared_secrets WHERE name = ${name}`
             if (existing !== undefined) return yield* new Conflict({ message: `a shared secret named ${name} already exists`, details: { field: "name" } })
@@ -112,9 +110,14 @@ export class SharedSecrets extends Effect.Service<SharedSecrets>()("@itl-attesta
                 (shared_secret_id, name, encrypted_value, nonce, tag, encryption_key_id, created_by, description)
               VALUES (${id}, ${name}, ${sealed.ciphertext}, ${sealed.nonce}, ${sealed.tag}, ${sealed.keyId}, ${operator.name}, ${description ?? null})
               RETURNING *`
-            yield* audit.append(actorOf(operator), { action: "shared_secret.created", targetType: "shared_secret", targetId: id, details: { name } })
-            yield* events.append(event("shared_secret.created", row!, { created_by: operator.name }))
             return row!
+          }),
+          (row) => ({
+            action: "shared_secret.created",
+            targetType: "shared_secret",
+            targetId: id,
+            details: { name },
+            events: [event("shared_secret.created", row, { created_by: operator.name })]
           })
         )
         return toView(row)
@@ -134,29 +137,32 @@ export class SharedSecrets extends Effect.Service<SharedSecrets>()("@itl-attesta
         return toView(yield* findOrFail(id))
       }).pipe(sqlDefect, Effect.withSpan("SharedSecrets.get"))
 
-    const update = (id: string, changes: { description?: string | undefined; value?: string | undefined }) =>
+    const update = (id: string, update: { description?: string | undefined; value?: string | undefined }) =>
       Effect.gen(function* () {
         const operator = yield* requireRole("operator")
-        if (changes.description === undefined && changes.value === undefined) {
+        if (update.description === undefined && update.value === undefined) {
           return yield* new BadRequest({ message: "description or value: send at least one of them", details: { fields: ["description", "value"] } })
         }
-        if (changes.value !== undefined) yield* checkValueSize(changes.value)
-        const sealed = changes.value === undefined ? undefined : seal(id, changes.value)
-        yield* events.transaction(
+        if (update.value !== undefined) yield* checkValueSize(update.value)
+        const sealed = update.value === undefined ? undefined : seal(id, update.value)
+        yield* changes.run(
+          actorOf(operator),
           Effect.gen(function* () {
             const [row] = yield* sql<SharedRow>`UPDATE extension_shared_secrets SET
-                description = ${changes.description === undefined ? sql`description` : changes.description},
+                description = ${update.description === undefined ? sql`description` : update.description},
                 ${sealed === undefined ? sql`` : sql`encrypted_value = ${sealed.ciphertext}, nonce = ${sealed.nonce}, tag = ${sealed.tag},
                   encryption_key_id = ${sealed.keyId}, last_rotated_at = now(),`}
                 shared_secret_id = shared_secret_id
               WHERE shared_secret_id = ${id} RETURNING *`
             if (row === undefined) return yield* new NotFound({ message: `shared secret ${id} not found` })
-            const action = sealed ? "shared_secret.rotated" : "shared_secret.updated"
-            yield* audit.append(actorOf(operator), {
-              action, targetType: "shared_secret", targetId: id,
-              details: { name: row.name, ...(changes.description !== undefined ? { description_changed: true } : {}) }
-            })
-            if (sealed) yield* events.append(event("shared_secret.rotated", row, { rotated_by: operator.name }))
+            return row
+          }),
+          (row) => ({
+            action: sealed ? "shared_secret.rotated" : "shared_secret.updated",
+            targetType: "shared_secret",
+            targetId: id,
+            details: { name: row.name, ...(update.description !== undefined ? { description_changed: true } : {}) },
+            events: sealed ? [event("shared_secret.rotated", row, { rotated_by: operator.name })] : []
           })
         )
         return toView(yield* findOrFail(id))
@@ -165,12 +171,17 @@ export class SharedSecrets extends Effect.Service<SharedSecrets>()("@itl-attesta
     const remove = (id: string) =>
       Effect.gen(function* () {
         const operator = yield* requireRole("operator")
-        yield* events.transaction(
-          Effect.gen(function* () {
-            const [row] = yield* sql<SharedRow>`DELETE FROM extension_shared_secrets WHERE shared_secret_id = ${id} RETURNING *`
-            if (row === undefined) return yield* new NotFound({ message: `shared secret ${id} not found` })
-            yield* audit.append(actorOf(operator), { action: "shared_secret.deleted", targetType: "shared_secret", targetId: id, details: { name: row.name } })
-            yield* events.append(event("shared_secret.deleted", row, { deleted_by: operator.name }))
+        yield* changes.run(
+          actorOf(operator),
+          Effect.flatMap(sql<SharedRow>`DELETE FROM extension_shared_secrets WHERE shared_secret_id = ${id} RETURNING *`, ([row]) =>
+            row === undefined ? Effect.fail(new NotFound({ message: `shared secret ${id} not found` })) : Effect.succeed(row)
+          ),
+          (row) => ({
+            action: "shared_secret.deleted",
+            targetType: "shared_secret",
+            targetId: id,
+            details: { name: row.name },
+            events: [event("shared_secret.deleted", row, { deleted_by: operator.name })]
           })
         )
       }).pipe(sqlDefect, Effect.withSpan("SharedSecrets.delete"))
@@ -179,7 +190,7 @@ export class SharedSecrets extends Effect.Service<SharedSecrets>()("@itl-attesta
     const checkMachines = (ids: ReadonlyArray<string>) =>
       Effect.gen(function* () {
         const unknown: Array<string> = []
-        for (const id of new Set(ids)) if ((yield* machines.findById(id)) === undefined) unknown.push(id)
+        for (const id of new Set(ids)) if (!(yield* machines.exists(id))) unknown.push(id)
         if (unknown.length > 0) {
           return yield* new NotFound({ message: `unknown machine ids: ${unknown.join(", ")}`, details: { machine_ids: unknown } })
         }
@@ -190,18 +201,22 @@ export class SharedSecrets extends Effect.Service<SharedSecrets>()("@itl-attesta
         const operator = yield* requireRole("operator")
         const row = yield* findOrFail(id)
         yield* checkMachines(machineIds)
-        yield* events.transaction(
-          Effect.gen(function* () {
-            const granted = yield* sql<{ machine_id: string }>`INSERT INTO extension_shared_secret_access (shared_secret_id, machine_id, granted_by)
-              SELECT ${id}, m, ${operator.name} FROM unnest(${[...new Set(machineIds)]}::uuid[]) AS m
-              ON CONFLICT DO NOTHING RETURNING machine_id`
+        yield* changes.run(
+          actorOf(operator),
+          sql<{ machine_id: string }>`INSERT INTO extension_shared_secret_access (shared_secret_id, machine_id, granted_by)
+            SELECT ${id}, m, ${operator.name} FROM unnest(${[...new Set(machineIds)]}::uuid[]) AS m
+            ON CONFLICT DO NOTHING RETURNING machine_id`,
+          (granted) => {
             const added = granted.map((g) => g.machine_id)
-            if (added.length === 0) return
-            yield* audit.append(actorOf(operator), { action: "shared_secret.access_granted", targetType: "shared_secret", targetId: id, details: { name: row.name, machine_ids: added } })
-            for (const machineId of added) {
-              yield* events.append(event("shared_secret.access_granted", row, { granted_by: operator.name }, machineId))
+            if (added.length === 0) return undefined
+            return {
+              action: "shared_secret.access_granted",
+              targetType: "shared_secret",
+              targetId: id,
+              details: { name: row.name, machine_ids: added },
+              events: added.map((machineId) => event("shared_secret.access_granted", row, { granted_by: operator.name }, machineId))
             }
-          })
+          }
         )
         return yield* accessList(id, firstPage)
       }).pipe(sqlDefect, Effect.withSpan("SharedSecrets.grant"))
@@ -210,17 +225,21 @@ export class SharedSecrets extends Effect.Service<SharedSecrets>()("@itl-attesta
       Effect.gen(function* () {
         const operator = yield* requireRole("operator")
         const row = yield* findOrFail(id)
-        yield* events.transaction(
-          Effect.gen(function* () {
-            const revoked = yield* sql<{ machine_id: string }>`DELETE FROM extension_shared_secret_access
-              WHERE shared_secret_id = ${id} AND machine_id = ANY(${[...new Set(machineIds)]}::uuid[]) RETURNING machine_id`
+        yield* changes.run(
+          actorOf(operator),
+          sql<{ machine_id: string }>`DELETE FROM extension_shared_secret_access
+            WHERE shared_secret_id = ${id} AND machine_id = ANY(${[...new Set(machineIds)]}::uuid[]) RETURNING machine_id`,
+          (revoked) => {
             const removed = revoked.map((r) => r.machine_id)
-            if (removed.length === 0) return
-            yield* audit.append(actorOf(operator), { action: "shared_secret.access_revoked", targetType: "shared_secret", targetId: id, details: { name: row.name, machine_ids: removed } })
-            for (const machineId of removed) {
-              yield* events.append(event("shared_secret.access_revoked", row, { revoked_by: operator.name }, machineId))
+            if (removed.length === 0) return undefined
+            return {
+              action: "shared_secret.access_revoked",
+              targetType: "shared_secret",
+              targetId: id,
+              details: { name: row.name, machine_ids: removed },
+              events: removed.map((machineId) => event("shared_secret.access_revoked", row, { revoked_by: operator.name }, machineId))
             }
-          })
+          }
         )
         return yield* accessList(id, firstPage)
       }).pipe(sqlDefect, Effect.withSpan("SharedSecrets.revoke"))
@@ -246,7 +265,8 @@ export class SharedSecrets extends Effect.Service<SharedSecrets>()("@itl-attesta
     const readByName = (name: string) =>
       Effect.gen(function* () {
         const machine = yield* CurrentMachine
-        const result = yield* events.transaction(
+        const result = yield* changes.run(
+          { name: machine.ek_fingerprint, kind: "machine" },
           Effect.gen(function* () {
             const [row] = yield* sql<SharedRow>`SELECT * FROM extension_shared_secrets WHERE name = ${name}`
             if (row === undefined) return yield* new NotFound({ message: `no shared secret named ${name}` })
@@ -254,11 +274,14 @@ export class SharedSecrets extends Effect.Service<SharedSecrets>()("@itl-attesta
               SET access_count = access_count + 1, last_accessed_at = now()
               WHERE shared_secret_id = ${row.shared_secret_id} AND machine_id = ${machine.id} RETURNING last_accessed_at`
             if (access === undefined) return yield* new Forbidden({ error: "not_granted", message: `this machine has no access to ${name}` })
-            yield* audit.append({ name: machine.ek_fingerprint, kind: "machine" }, {
-              action: "shared_secret.accessed", targetType: "shared_secret", targetId: row.shared_secret_id, details: { name, machine_id: machine.id }
-            })
-            yield* events.append(event("shared_secret.accessed", row, {}, machine.id))
             return { row, accessedAt: access.last_accessed_at }
+          }),
+          ({ row }) => ({
+            action: "shared_secret.accessed",
+            targetType: "shared_secret",
+            targetId: row.shared_secret_id,
+            details: { name, machine_id: machine.id },
+            events: [event("shared_secret.accessed", row, {}, machine.id)]
           })
         )
         const value = yield* open(result.row)
@@ -286,9 +309,12 @@ export class SharedSecrets extends Effect.Service<SharedSecrets>()("@itl-attesta
         }
       }
       if (rewrapped > 0) {
-        yield* events.transaction(
-          audit.append(actorOf(operator), { action: "shared_secret.rewrapped", targetType: "shared_secret", targetId: null, details: { rows: rewrapped, encryption_key_id: keys.current.keyId } })
-        )
+        yield* changes.run(actorOf(operator), Effect.void, () => ({
+          action: "shared_secret.rewrapped",
+          targetType: "shared_secret",
+          targetId: null,
+          details: { rows: rewrapped, encryption_key_id: keys.current.keyId }
+        }))
       }
       const [left] = yield* sql<{ n: number }>`SELECT count(*)::int AS n FROM extension_shared_secrets WHERE encryption_key_id <> ${keys.current.keyId}`
       return new RewrapResult({ rewrapped, remaining: left!.n, encryption_key_id: keys.current.keyId })

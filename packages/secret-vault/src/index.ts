@@ -1,6 +1,5 @@
 /** @itl-attestation/secret-vault — the `secret_vault` extension. */
-import { HttpLayerRouter } from "@effect/platform"
-import { defineExtension } from "@itl-attestation/core"
+import { defineExtension, serveApi } from "@itl-attestation/core"
 import { Layer } from "effect"
 import { MachineSecrets } from "./MachineSecrets.js"
 import { migrations } from "./migrations.js"
@@ -9,16 +8,15 @@ import { SecretVaultHttp } from "./SecretVaultHttp.js"
 import { SharedKeyringLive } from "./SharedKeyring.js"
 import { SharedSecrets } from "./SharedSecrets.js"
 
-const Services = Layer.mergeAll(MachineSecrets.Default, SharedSecrets.Default).pipe(Layer.provide(SharedKeyringLive))
-
 export const secretVault = defineExtension({
   name: "secret_vault",
   version: "2.0.0",
   description: "TPM-bound secret storage for attested machines + shared secrets",
+  core: "^2.0.0",
   migrations,
-  api: SecretVaultApi,
-  // Services (and the shared-key check) first, routes last: a failure registers nothing.
-  layer: HttpLayerRouter.addHttpApi(SecretVaultApi).pipe(Layer.provide(SecretVaultHttp), Layer.provide(Services))
+  // The shared-key check runs when the services are built, before any route exists.
+  layer: Layer.mergeAll(MachineSecrets.Default, SharedSecrets.Default).pipe(Layer.provide(SharedKeyringLive)),
+  apis: [serveApi(SecretVaultApi, SecretVaultHttp)]
 })
 
 export default secretVault

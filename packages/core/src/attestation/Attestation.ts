@@ -21,6 +21,7 @@ import { Events } from "../events/Events.js"
 import { BadRequest, Forbidden, NotFound, TooManyRequests } from "../http/ApiError.js"
 import { machineEvent } from "../machines/machineEvent.js"
 import { MachineRepo, type MachineRow, toMachine } from "../machines/MachineRepo.js"
+import { retryAfter as retryAfterHint } from "../http/ResponseHints.js"
 import { ClientRateLimits } from "../ratelimit/ClientRateLimits.js"
 import { MachineSessions } from "../sessions/MachineSessions.js"
 import { TpmParseError } from "../tpm/errors.js"
@@ -91,6 +92,7 @@ export class Attestation extends Effect.Service<Attestation>()("@itl-attestation
             const nonce = crypto.randomBytes(32)
             const issued = yield* repo.insertNonce(nonce, machineId, selection, Duration.toSeconds(NONCE_TTL))
             if (issued._tag === "Full") {
+              yield* retryAfterHint(issued.retryAfterSeconds)
               return Either.left(
                 new TooManyRequests({
                   message: `this machine already holds ${MAX_OUTSTANDING_NONCES} unused attestation challenges; use one or wait until one expires`,
@@ -133,6 +135,7 @@ export class Attestation extends Effect.Service<Attestation>()("@itl-attestation
       Effect.gen(function* () {
         const retryAfter = limits.unverifiedAttestations.hit(clientAddress)
         if (retryAfter !== undefined) {
+          yield* retryAfterHint(retryAfter)
           return yield* new TooManyRequests({
             message: `too many attestations from ${clientAddress} that the machine's AK did not sign; wait before trying again`,
             details: { retry_after_seconds: retryAfter }

@@ -22,6 +22,7 @@ import { parseEkPublic, type EkKeyError } from "../machines/ekKey.js"
 import { CredentialChallenge, NewRegistration, RegisteredMachine, type RegisterMachine, Registration } from "../machines/Machine.js"
 import { machineEvent } from "../machines/machineEvent.js"
 import { MachineRepo, type MachineRow, toMachine } from "../machines/MachineRepo.js"
+import { retryAfter as retryAfterHint } from "../http/ResponseHints.js"
 import { ClientRateLimits } from "../ratelimit/ClientRateLimits.js"
 import { makeCredential, toTpm2ToolsCredentialFile } from "../tpm/makeCredential.js"
 import { ChallengeRepo } from "./ChallengeRepo.js"
@@ -96,6 +97,7 @@ export class Enrollment extends Effect.Service<Enrollment>()("@itl-attestation/c
         }
         if (existing !== undefined && existing.age_ms < Duration.toMillis(CHALLENGE_MIN_INTERVAL)) {
           const retryAfter = Math.ceil((Duration.toMillis(CHALLENGE_MIN_INTERVAL) - existing.age_ms) / 1000)
+          yield* retryAfterHint(retryAfter)
           return yield* new TooManyRequests({
             message: `a credential challenge for this EK was issued less than ${Duration.toSeconds(CHALLENGE_MIN_INTERVAL)} s ago`,
             details: { retry_after_seconds: retryAfter }
@@ -143,6 +145,7 @@ export class Enrollment extends Effect.Service<Enrollment>()("@itl-attestation/c
             if (machine === undefined) {
               const retryAfter = limits.registrations.blocked(clientAddress)
               if (retryAfter !== undefined) {
+                yield* retryAfterHint(retryAfter)
                 return yield* new TooManyRequests({
                   message: `too many new machines registered from ${clientAddress}; try again later`,
                   details: { retry_after_seconds: retryAfter }

@@ -8,17 +8,19 @@ export interface ExtensionFailure {
   readonly reason: string
 }
 
+export interface LoadedExtension extends ExtensionInfo {
+  /** The extension's APIs as they are served (their pipelines applied), for `/openapi.json` and `/docs`. */
+  readonly apis: ReadonlyArray<HttpApi.HttpApi.Any>
+}
+
 export class ExtensionRegistry extends Effect.Service<ExtensionRegistry>()("@itl-attestation/core/ExtensionRegistry", {
   sync: () => {
-    const loaded: Array<ExtensionInfo & { readonly api?: HttpApi.HttpApi.Any }> = []
+    const loaded: Array<LoadedExtension> = []
     const failed: Array<ExtensionFailure> = []
     return {
-      markLoaded: (info: ExtensionInfo & { readonly api?: HttpApi.HttpApi.Any }) =>
-        Effect.sync(() => void loaded.push(info)),
+      markLoaded: (info: LoadedExtension) => Effect.sync(() => void loaded.push(info)),
       markFailed: (failure: ExtensionFailure) => Effect.sync(() => void failed.push(failure)),
-      loaded: Effect.sync(() =>
-        [...loaded].sort((a, b) => a.name.localeCompare(b.name))
-      ),
+      loaded: Effect.sync(() => [...loaded].sort((a, b) => a.name.localeCompare(b.name))),
       failed: Effect.sync(() => [...failed])
     } as const
   }

@@ -5,11 +5,13 @@ import { CoreApi } from "../CoreApi.js"
 import { DatabaseInfo } from "../db/Database.js"
 import { ExtensionRegistry } from "../extensions/ExtensionRegistry.js"
 import { ServiceUnavailable } from "../http/ApiError.js"
+import { retryAfter } from "../http/ResponseHints.js"
 import { ExtensionList, Readiness } from "./SystemApi.js"
 
 /** Load balancers and clients may retry a not-ready instance after this long (`Retry-After`). */
 const READY_RETRY_SECONDS = 5
-const notReady = (message: string) => new ServiceUnavailable({ message, details: { retry_after_seconds: READY_RETRY_SECONDS } })
+const notReady = (message: string) =>
+  Effect.zipRight(retryAfter(READY_RETRY_SECONDS), Effect.fail(new ServiceUnavailable({ message, details: { retry_after_seconds: READY_RETRY_SECONDS } })))
 
 export const SystemHttp = HttpApiBuilder.group(CoreApi, "system", (handlers) =>
   Effect.gen(function* () {
@@ -23,8 +25,11 @@ export const SystemHttp = HttpApiBuilder.group(CoreApi, "system", (handlers) =>
       .handle("readyz", () =>
         sql`SELECT 1`.pipe(
           Effect.as(new Readiness({ status: "ready", database: database.kind, migrations: "done" })),
-          Effect.timeoutFail({ duration: "2 seconds", onTimeout: () => notReady("database did not answer within 2 s") }),
-          Effect.catchTag("SqlError", () => Effect.fail(notReady("database unreachable")))
+          Effect.timeout("2 seconds"),
+          Effect.catchTags({
+            TimeoutException: () => notReady("database did not answer within 2 s"),
+            SqlError: () => notReady("database unreachable")
+          })
         )
       )
       .handle("extensions", () =>

@@ -1,0 +1,38 @@
+/**
+ * What an extension's layer and handlers may use from the core — and nothing
+ * else. Each is a narrow view made for extensions:
+ *
+ * - `SqlClient` — the platform's database (extension tables are prefixed `extension_`);
+ * - `MachineDirectory` — machines, read-only (get, exists, list, enrolled keys);
+ * - `AuditedChanges` — a change, its audit row and its events in one transaction;
+ * - `Keyring` — envelope encryption with AAD; `MasterKeyRewrap` — register sealed columns;
+ * - `EventBus` — subscribe, durable consumers;
+ * - `HostEnvironment` — embedded or not, data directory, core version;
+ * - `RequestObservers` — a hook on every request (method, route, status, duration).
+ *
+ * Endpoints declare their policies with the core's middleware tags
+ * (`EndpointMiddleware`); the core provides them when it serves the API.
+ */
+import type { SqlClient } from "@effect/sql"
+import type { AuditedChanges } from "../audit/AuditedChanges.js"
+import type { EventBus } from "../events/EventBus.js"
+import type { RequestObservers } from "../http/RequestObservers.js"
+import type { Keyring } from "../keyring/Keyring.js"
+import type { MasterKeyRewrap } from "../keyring/Rewrap.js"
+import type { MachineDirectory } from "../machines/MachineDirectory.js"
+import type { Authentication, RequireAdmin, RequireOperator, RequireViewer } from "../operators/Authentication.js"
+import type { MachineAuthentication } from "../sessions/MachineAuthentication.js"
+import type { HostEnvironment } from "./HostEnvironment.js"
+
+export type ExtensionContext =
+  | SqlClient.SqlClient
+  | MachineDirectory
+  | AuditedChanges
+  | Keyring
+  | MasterKeyRewrap
+  | EventBus
+  | HostEnvironment
+  | RequestObservers
+
+/** The security middlewares an endpoint may declare; implemented by the core. */
+export type EndpointMiddleware = Authentication | RequireViewer | RequireOperator | RequireAdmin | MachineAuthentication

@@ -1,0 +1,89 @@
+/**
+ * Loading one extension, isolated: a failure at any step is reported as
+ * `[Extension] Failed to load <name>: <reason>` and the extension is left out
+ * with nothing of it registered — except a `FatalExtensionError`, which stops
+ * the start.
+ *
+ * Steps: contract and core range → migrations → its layer (services and
+ * background fibers) → each API, served under its own pipeline with the
+ * core's endpoint middlewares and the extension's services → registered as
+ * loaded.
+ */
+import { HttpLayerRouter } from "@effect/platform"
+import { Cause, Chunk, Effect, Layer, Option } from "effect"
+import { runMigrations } from "../db/Migrations.js"
+import { AppConfig } from "../config/AppConfig.js"
+import { apiUnder, pipelineMiddleware, resolvePipeline } from "../http/ApiPipeline.js"
+import { AuthenticationLive } from "../operators/Authentication.js"
+import { MachineAuthenticationLive } from "../sessions/MachineAuthentication.js"
+import { type Extension, FatalExtensionError, incompatibility, isFatalExtensionError, type ServedApi } from "./Extension.js"
+import { type ExtensionFailure, ExtensionRegistry } from "./ExtensionRegistry.js"
+
+/** The reason an extension failed, in one line, without a stack trace. */
+export const describeFailure = (error: unknown): string => {
+  if (Cause.isCause(error)) return describeFailure(Cause.squash(error))
+  if (error instanceof Error) return error.message
+  if (typeof error === "object" && error !== null && "message" in error) return String((error as { message: unknown }).message)
+  return String(error)
+}
+
+export const extensionFailureLine = (failure: ExtensionFailure) => `[Extension] Failed to load ${failure.name}: ${failure.reason}`
+
+/** The middlewares behind the core's endpoint policies, for every API the platform serves. */
+export const EndpointMiddlewareLive = Layer.merge(AuthenticationLive, MachineAuthenticationLive)
+
+/** One API as it is served — its pipeline applied — and the layer that adds its routes to the router. */
+export const servedApi = (served: ServedApi<any>, defaults: { readonly maxBodyBytes: number }) => {
+  const pipeline = resolvePipeline(served.pipeline, defaults)
+  const api = apiUnder(served.api, pipeline)
+  const routes = HttpLayerRouter.addHttpApi(api).pipe(
+    Layer.provide(served.handlers),
+    Layer.provide(pipelineMiddleware(pipeline).layer),
+    Layer.provide(EndpointMiddlewareLive)
+  ) as Layer.Layer<never, unknown, never>
+  return { api, routes }
+}
+
+const fail = (reason: string) => Layer.effectDiscard(Effect.fail(new Error(reason)))
+
+export const loadExtension = (extension: Extension) => {
+  const problem = incompatibility(extension)
+  const steps = problem !== undefined
+    ? fail(problem)
+    : Layer.unwrapEffect(
+        Effect.gen(function* () {
+          const config = yield* AppConfig
+          const apis = (extension.apis ?? []).map((served) => servedApi(served, config))
+          const services = extension.layer ?? Layer.empty
+          // Services first, routes last: a layer that fails leaves no half-registered routes behind.
+          const all = Layer.mergeAll(Layer.empty, ...apis.map(({ routes }) => routes)).pipe(Layer.provideMerge(services))
+          return all.pipe(
+            Layer.provide(Layer.effectDiscard(runMigrations(extension.name, extension.migrations ?? {}))),
+            Layer.tap(() =>
+              Effect.flatMap(ExtensionRegistry, (registry) =>
+                registry.markLoaded({
+                  name: extension.name,
+                  version: extension.version,
+                  description: extension.description,
+                  apis: apis.map(({ api }) => api)
+                })
+              )
+            )
+          )
+        })
+      )
+  return (steps as Layer.Layer<never, unknown, never>).pipe(
+    Layer.annotateLogs("extension", extension.name),
+    Layer.catchAllCause((cause) =>
+      Layer.effectDiscard(
+        Effect.gen(function* () {
+          const fatal = Cause.failures(cause).pipe(Chunk.findFirst(isFatalExtensionError))
+          if (Option.isSome(fatal)) return yield* new FatalExtensionError({ message: `${extension.name}: ${fatal.value.message}` })
+          const failure = { name: extension.name, reason: describeFailure(cause) }
+          yield* Effect.logError(extensionFailureLine(failure))
+          yield* Effect.flatMap(ExtensionRegistry, (registry) => registry.markFailed(failure))
+        })
+      )
+    )
+  )
+}

@@ -1,0 +1,53 @@
+/**
+ * The machines as extensions see them: read-only. An extension can look a
+ * machine up, list machines and read the keys it enrolled (to encrypt to its
+ * TPM), but cannot change a machine's status or delete it — lifecycle changes
+ * go through the core's endpoints, with their own policies and audit rows.
+ */
+import { Effect, Option } from "effect"
+import type { Machine, MachineStatus } from "./Machine.js"
+import { MachineRepo, type MachineRow, toMachine } from "./MachineRepo.js"
+
+/** What the TPM proved about a machine: its EK, and the AK bound to it by credential activation. */
+export interface EnrolledKeys {
+  readonly ekFingerprint: string
+  /** The EK public key as PEM (SubjectPublicKeyInfo). */
+  readonly ekPublicPem: string
+  /** The EK's TPM2B_PUBLIC area, once the machine enrolled through credential activation. */
+  readonly ekPublicArea: Option.Option<Uint8Array>
+  /** The name (TPM2B_NAME) of the activated attestation key. */
+  readonly akName: Option.Option<Uint8Array>
+}
+
+export interface MachineListFilter {
+  readonly status?: MachineStatus | undefined
+  readonly limit: number
+  readonly offset: number
+}
+
+const keysOf = (row: MachineRow): EnrolledKeys => ({
+  ekFingerprint: row.ek_fingerprint,
+  ekPublicPem: row.ek_public_pem,
+  ekPublicArea: Option.fromNullable(row.ek_public_tpm).pipe(Option.map((b) => new Uint8Array(b))),
+  akName: Option.fromNullable(row.ak_name).pipe(Option.map((b) => new Uint8Array(b)))
+})
+
+export class MachineDirectory extends Effect.Service<MachineDirectory>()("@itl-attestation/core/MachineDirectory", {
+  effect: Effect.gen(function* () {
+    const repo = yield* MachineRepo
+    const get = (id: string): Effect.Effect<Option.Option<Machine>> =>
+      repo.findById(id).pipe(Effect.map((row) => Option.map(Option.fromNullable(row), toMachine)), Effect.orDie)
+    return {
+      get,
+      exists: (id: string) => Effect.map(get(id), Option.isSome),
+      /** Newest registrations first, as `GET /api/v1/machines` lists them. */
+      list: (filter: MachineListFilter) =>
+        repo.list({ status: filter.status, limit: filter.limit, offset: filter.offset }).pipe(
+          Effect.map(({ rows, total }) => ({ machines: rows.map(toMachine), total })),
+          Effect.orDie
+        ),
+      enrolledKeys: (id: string): Effect.Effect<Option.Option<EnrolledKeys>> =>
+        repo.findById(id).pipe(Effect.map((row) => Option.map(Option.fromNullable(row), keysOf)), Effect.orDie)
+    } as const
+  })
+}) {}
