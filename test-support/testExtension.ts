@@ -174,7 +174,7 @@ export const fatalExtension = defineExtension({
 class PlainApi extends HttpApi.make("plain_errors").add(
   HttpApiGroup.make("plain").add(
     HttpApiEndpoint.post("echo", "/api/v1/plain/echo")
-      .setPayload(Schema.Struct({ text: Schema.String.pipe(Schema.maxLength(2_000_000)) }))
+      .setPayload(Schema.Struct({ text: Schema.String.pipe(Schema.maxLength(3_000_000)) }))
       .addSuccess(Schema.Struct({ length: Schema.Number }))
   )
 ) {}

@@ -32,7 +32,7 @@ import { hostEnvironmentLayer } from "./extensions/HostEnvironment.js"
 import { loadExtension, servedApi } from "./extensions/loadExtension.js"
 import { pipelineMiddleware, resolvePipeline } from "./http/ApiPipeline.js"
 import { withRequiredRoles } from "./http/openApiRoles.js"
-import { requestContextLayer } from "./http/RequestContext.js"
+import { CurrentRequest, requestContextLayer } from "./http/RequestContext.js"
 import { RequestObservers } from "./http/RequestObservers.js"
 import { KeyringLive } from "./keyring/Keyring.js"
 import { KeyringHttp } from "./keyring/KeyringHttp.js"
@@ -98,7 +98,13 @@ const CoreServed = serveApi(
  */
 const FALLBACK_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"] as const
 // A defect, not a typed failure: the core pipeline renders it (http/Problem.ts), and routes declare no errors.
-const notFound = Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) => Effect.die(new HttpServerError.RouteNotFound({ request })))
+// Observers see it as `unmatched`, not as the catch-all's template.
+const notFound = Effect.gen(function* () {
+  const facts = yield* CurrentRequest
+  if (facts !== undefined) facts.route = undefined
+  const request = yield* HttpServerRequest.HttpServerRequest
+  return yield* Effect.die(new HttpServerError.RouteNotFound({ request }))
+})
 
 /** `/openapi.json` and `/docs` describe the core and every extension that loaded, as they are served. */
 const docsRoutes = (coreApi: HttpApi.HttpApi.Any) =>

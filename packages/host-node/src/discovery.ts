@@ -17,25 +17,51 @@ export interface Discovered {
   readonly failures: ReadonlyArray<ExtensionFailure>
 }
 
-/** Modules declared by installed packages, found by reading node_modules under `root`. */
-export const declaredModules = (root: string): Array<string> => {
-  const nodeModules = path.join(root, "node_modules")
-  if (!fs.existsSync(nodeModules)) return []
+/**
+ * Modules declared under `field` (`attestationExtensions` for the server,
+ * `attestationCli` for the CLI) by the packages installed in the given
+ * node_modules directories. A package reachable from several directories
+ * (a workspace link, a parent directory) counts once, by its real path.
+ */
+export const modulesDeclaredIn = (nodeModulesDirs: ReadonlyArray<string>, field = "attestationExtensions"): Array<string> =>
+  declarations(nodeModulesDirs, field).map((d) => d.module)
+
+/** A declared module and the package that declares it (the name its failures are reported under). */
+export interface Declaration {
+  readonly module: string
+  readonly packageName: string
+}
+
+export const declarations = (nodeModulesDirs: ReadonlyArray<string>, field: string): Array<Declaration> => {
   const packageDirs: Array<string> = []
-  for (const entry of fs.readdirSync(nodeModules)) {
-    if (entry.startsWith(".")) continue
-    const dir = path.join(nodeModules, entry)
-    if (entry.startsWith("@")) {
-      for (const scoped of fs.readdirSync(dir)) packageDirs.push(path.join(dir, scoped))
-    } else packageDirs.push(dir)
+  for (const nodeModules of nodeModulesDirs) {
+    if (!fs.existsSync(nodeModules)) continue
+    for (const entry of fs.readdirSync(nodeModules)) {
+      if (entry.startsWith(".")) continue
+      const dir = path.join(nodeModules, entry)
+      if (entry.startsWith("@")) {
+        for (const scoped of fs.readdirSync(dir)) packageDirs.push(path.join(dir, scoped))
+      } else packageDirs.push(dir)
+    }
   }
-  const modules: Array<string> = []
+  const seen = new Set<string>()
+  const modules: Array<Declaration> = []
   for (const dir of packageDirs) {
     const manifest = path.join(dir, "package.json")
     if (!fs.existsSync(manifest)) continue
+    let real: string
     try {
-      const declared = JSON.parse(fs.readFileSync(manifest, "utf8")).attestationExtensions
-      if (Array.isArray(declared)) for (const m of declared) if (typeof m === "string") modules.push(path.resolve(dir, m))
+      real = fs.realpathSync(dir)
+    } catch {
+      continue
+    }
+    if (seen.has(real)) continue
+    seen.add(real)
+    try {
+      const parsed = JSON.parse(fs.readFileSync(manifest, "utf8"))
+      const declared = parsed[field]
+      const packageName = typeof parsed.name === "string" ? parsed.name : path.basename(dir)
+      if (Array.isArray(declared)) for (const m of declared) if (typeof m === "string") modules.push({ module: path.resolve(real, m), packageName })
     } catch {
       // An unreadable manifest belongs to some other package; not ours to report.
     }
@@ -43,15 +69,20 @@ export const declaredModules = (root: string): Array<string> => {
   return modules
 }
 
+/** Modules declared by installed packages, found by reading node_modules under `root`. */
+export const declaredModules = (root: string, field = "attestationExtensions"): Array<string> =>
+  modulesDeclaredIn([path.join(root, "node_modules")], field)
+
 const importModule = (specifier: string) => {
   const target = specifier.startsWith(".") || path.isAbsolute(specifier)
     ? pathToFileURL(path.resolve(specifier)).href
     : specifier
-  return Effect.tryPromise(() => import(target))
+  // The module's own error, not Effect's UnknownException around it: its message is the reason reported.
+  return Effect.tryPromise({ try: () => import(target), catch: (error) => error })
 }
 
 /** The name under which a module's failure is reported: its extension name if known, else the module. */
-const loadModule = (specifier: string) =>
+const loadModule = (specifier: string, label: string) =>
   importModule(specifier).pipe(
     Effect.flatMap((mod) => {
       const candidate = mod.default ?? mod.extension
@@ -59,7 +90,7 @@ const loadModule = (specifier: string) =>
         ? Effect.succeed(candidate)
         : Effect.fail(new Error("the module does not export an extension made by defineExtension (default export or `extension`)"))
     }),
-    Effect.mapError((error) => ({ name: specifier, reason: describeFailure(error instanceof Error ? error : (error as { error?: unknown }).error ?? error) }))
+    Effect.mapError((error) => ({ name: label, reason: describeFailure(error).replace(/\s*\n\s*/g, " ") }))
   )
 
 export const discoverExtensions = (options: {
@@ -67,12 +98,19 @@ export const discoverExtensions = (options: {
   readonly modules: ReadonlyArray<string>
   readonly disabled: ReadonlyArray<string>
   readonly root: string
+  /** More node_modules directories to read (the CLI passes those its own dependencies resolve from). */
+  readonly searchPaths?: ReadonlyArray<string>
 }) =>
   Effect.gen(function* () {
     const failures: Array<ExtensionFailure> = []
     const found: Array<Extension> = [...options.builtins]
-    for (const specifier of [...declaredModules(options.root), ...options.modules]) {
-      const result = yield* Effect.either(loadModule(specifier))
+    const declared = declarations([path.join(options.root, "node_modules"), ...(options.searchPaths ?? [])], "attestationExtensions")
+    const modules = [
+      ...declared.map((d) => ({ specifier: d.module, label: d.packageName })),
+      ...options.modules.map((specifier) => ({ specifier, label: specifier }))
+    ]
+    for (const { specifier, label } of modules) {
+      const result = yield* Effect.either(loadModule(specifier, label))
       if (result._tag === "Left") failures.push(result.left)
       else found.push(result.right)
     }

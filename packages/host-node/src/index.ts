@@ -1,6 +1,6 @@
 export { serverLayer, bannerLines, ConfigLive, RunningServer, type ServerInfo, type ServerOptions } from "./server.js"
 export { runServer, startupFailureLine } from "./main.js"
 export { HostConfig, type HostConfigShape, hostConfig } from "./HostConfig.js"
-export { discoverExtensions, declaredModules } from "./discovery.js"
+export { discoverExtensions, declaredModules, declarations, type Declaration, modulesDeclaredIn } from "./discovery.js"
 export { subjectDn, clientCertificateSubject } from "./tls.js"
 export { createRequestListener, type EmbeddedListener, type NodeRequestListener, type RequestListenerOptions } from "./requestListener.js"

@@ -1,9 +1,9 @@
 /** `attestation serve`: run the server until SIGTERM/SIGINT. */
 import { NodeRuntime } from "@effect/platform-node"
-import { AppConfig, type Extension } from "@itl-attestation/core"
+import { AppConfig } from "@itl-attestation/core"
 import { Cause, ConfigError, Effect, Layer } from "effect"
 import { loggingConfig, loggingLayer } from "./logging.js"
-import { bannerLines, ConfigLive, RunningServer, serverLayer } from "./server.js"
+import { bannerLines, ConfigLive, RunningServer, serverLayer, type ServerOptions } from "./server.js"
 
 /** One line for a startup failure: a bad variable, an unreadable file, a database that will not open. */
 export const startupFailureLine = (cause: Cause.Cause<unknown>) => {
@@ -13,7 +13,7 @@ export const startupFailureLine = (cause: Cause.Cause<unknown>) => {
   return `attestation: cannot start: ${message.replace(/\s*\n\s*/g, " ")}`
 }
 
-export const runServer = (options: { readonly builtins?: ReadonlyArray<Extension> } = {}) => {
+export const runServer = (options: ServerOptions = {}) => {
   // Everything this process writes (data directory, keys, database files) is
   // for its own user only; files that need other modes set them explicitly.
   process.umask(0o077)

@@ -29,6 +29,8 @@ export interface ServerOptions {
   readonly builtins?: ReadonlyArray<Extension>
   /** Where to look for installed extension packages (default: the working directory). */
   readonly root?: string
+  /** More node_modules directories to look in (the CLI passes the ones it is installed in). */
+  readonly searchPaths?: ReadonlyArray<string>
 }
 
 export interface ServerInfo {
@@ -52,7 +54,8 @@ export const serverLayer = (options: ServerOptions = {}) =>
         builtins: options.builtins ?? [],
         modules: host.extensions,
         disabled: host.disabledExtensions,
-        root: options.root ?? process.cwd()
+        root: options.root ?? process.cwd(),
+        searchPaths: options.searchPaths ?? []
       })
       const app = AttestationApp.layer({ extensions: discovered.extensions })
       // Bound only once the app is built (migrations run, extensions loaded): during

@@ -44,6 +44,9 @@ describe("log settings", () => {
         const server = await spawnServe({ ...env, ...settings })
         await server.waitFor(/listening on/, 90_000)
         expect((await request(server.url, { path: "/healthz" })).status).toBe(200)
+        // A client's request id is echoed and carried by the log lines of its request.
+        const traced = await request(server.url, { path: "/api/v1/machines", headers: { "x-request-id": "trace-abc-123" } })
+        expect(traced.headers["x-request-id"]).toBe("trace-abc-123")
         await new Promise((r) => setTimeout(r, 200))
         server.child.kill("SIGTERM")
         expect(await server.exit()).toBe(0)
@@ -65,6 +68,8 @@ describe("log settings", () => {
         .filter((line) => line.startsWith("{"))
         .map((line) => JSON.parse(line))
       expect(entries.some((e) => e.logLevel === "INFO" && e.message === "Sent HTTP response")).toBe(true)
+      const traced = entries.find((e) => e.message === "Sent HTTP response" && e.annotations?.request_id === "trace-abc-123")
+      expect(traced?.annotations).toMatchObject({ "http.method": "GET", "http.route": "/api/v1/machines", "http.status": 401 })
       expect(entries.some((e) => e.logLevel === "WARN")).toBe(true)
     } finally {
       await db.cleanup()

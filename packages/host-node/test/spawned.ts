@@ -39,12 +39,16 @@ export interface Spawned {
   readonly exit: (ms?: number) => Promise<number | null>
 }
 
-/** Starts `attestation serve` with only PATH, a free ITL_PORT and `env` in its environment. */
-export const spawnServe = async (env: Record<string, string>): Promise<Spawned> => {
+/**
+ * Starts `attestation serve` with only PATH, a free ITL_PORT and `env` in its
+ * environment; `bin` and `cwd` run another installation of the CLI, elsewhere.
+ */
+export const spawnServe = async (env: Record<string, string>, options: { readonly bin?: string; readonly cwd?: string } = {}): Promise<Spawned> => {
   const port = env.ITL_PORT !== undefined ? Number(env.ITL_PORT) : await freePort()
-  const child = spawn(process.execPath, [BIN, "serve"], {
+  const child = spawn(process.execPath, [options.bin ?? BIN, "serve"], {
     env: { PATH: process.env.PATH ?? "", ITL_PORT: String(port), ...env },
-    stdio: ["ignore", "pipe", "pipe"]
+    stdio: ["ignore", "pipe", "pipe"],
+    ...(options.cwd === undefined ? {} : { cwd: options.cwd })
   })
   children.add(child)
   let stdout = ""

@@ -5,9 +5,9 @@
  * or a script acts on; everything else is reported as by the operator commands.
  */
 import { Effect, Either, Option, Redacted } from "effect"
-import { callApi, type CoreClient } from "../client.js"
+import type { HttpApi, HttpApiGroup } from "@effect/platform"
+import { apiCaller, callApi, type ClientOf, type CoreClient } from "../client.js"
 import { CliFailure } from "../errors.js"
-import { callVaultApi, type SecretVaultClient } from "../vault.js"
 
 /** The core's error classes (http/ApiError.ts) and their HTTP statuses. */
 const STATUS: Record<string, number> = {
@@ -77,18 +77,28 @@ export type MachineCredential =
   | { readonly _tag: "Session"; readonly token: string }
   | { readonly _tag: "EkFingerprint"; readonly fingerprint: string }
 
-/** secret_vault's machine endpoints, as `tryAgentApi` calls the core's. */
-export const tryVaultMachineApi = <A, E>(
-  url: string,
-  credential: MachineCredential,
-  call: (client: SecretVaultClient) => Effect.Effect<A, E>
-): Effect.Effect<Either.Either<A, ApiRefusal>, CliFailure> =>
-  callVaultApi(
-    { url, token: credential._tag === "Session" ? Option.some(Redacted.make(credential.token)) : Option.none() },
-    (client) => refusalAsLeft(call(client)),
-    credential._tag === "EkFingerprint" ? { headers: { "x-ek-fingerprint": credential.fingerprint } } : {}
-  )
-
-/** Like `tryVaultMachineApi`, with a refusal reported as by `agentApi`. */
-export const vaultMachineApi = <A, E>(url: string, credential: MachineCredential, call: (client: SecretVaultClient) => Effect.Effect<A, E>) =>
-  tryVaultMachineApi(url, credential, call).pipe(Effect.flatMap(failOnRefusal))
+/**
+ * An extension's machine endpoints, as `tryAgentApi` calls the core's: the
+ * client is derived from the extension's own HttpApi.
+ */
+export const machineApiCaller =
+  <Id extends string, Groups extends HttpApiGroup.HttpApiGroup.Any, ApiE, ApiR>(api: HttpApi.HttpApi<Id, Groups, ApiE, ApiR>) => {
+    const call = apiCaller(api)
+    const tryCall = <A, E>(
+      url: string,
+      credential: MachineCredential,
+      use: (client: ClientOf<typeof api>) => Effect.Effect<A, E>
+    ): Effect.Effect<Either.Either<A, ApiRefusal>, CliFailure> =>
+      call(
+        { url, token: credential._tag === "Session" ? Option.some(Redacted.make(credential.token)) : Option.none() },
+        (client) => refusalAsLeft(use(client as unknown as ClientOf<typeof api>)),
+        credential._tag === "EkFingerprint" ? { headers: { "x-ek-fingerprint": credential.fingerprint } } : {}
+      ) as unknown as Effect.Effect<Either.Either<A, ApiRefusal>, CliFailure>
+    return {
+      /** Success as `Right`, a refusal of the server's as `Left`. */
+      try: tryCall,
+      /** A refusal reported as the one-line failure `<code>: <message> (HTTP <status>)`. */
+      call: <A, E>(url: string, credential: MachineCredential, use: (client: ClientOf<typeof api>) => Effect.Effect<A, E>) =>
+        tryCall(url, credential, use).pipe(Effect.flatMap(failOnRefusal))
+    }
+  }

@@ -3,30 +3,18 @@
  * drives its TPM with tpm2-tools, and talks to the server as that machine
  * (no operator token).
  */
-import { Args, Command, Options } from "@effect/cli"
+import { Command, Options } from "@effect/cli"
 import type { Machine, RegisteredMachine } from "@itl-attestation/core"
-import { Config, Effect, Option } from "effect"
+import { Effect } from "effect"
 import { attest } from "../agent/attest.js"
 import { enroll } from "../agent/enroll.js"
-import { getSecret } from "../agent/secret.js"
-import { defaultStateDir, KeyAlg, openStateDir } from "../agent/state.js"
+import { stateDir, stateDirOption } from "../agent/sdk.js"
+import { KeyAlg } from "../agent/state.js"
 import { status, type AgentStatus } from "../agent/status.js"
 import { asCliFailure } from "../agent/tpm2.js"
 import { root } from "../globals.js"
 import { cell, details, render, time } from "../output.js"
 import { group } from "./group.js"
-
-const stateDirOption = Options.text("state-dir").pipe(
-  Options.withPseudoName("DIR"),
-  Options.withDescription("Where the agent keeps its keys and tokens (env ITL_AGENT_STATE_DIR, default ~/.itl-attestation/agent)"),
-  Options.withFallbackConfig(Config.string("ITL_AGENT_STATE_DIR")),
-  Options.optional,
-  // Set but empty means the default, not the current directory.
-  Options.map(Option.filter((value) => value.trim() !== ""))
-)
-
-/** The state directory; only enroll creates it. */
-const stateDir = (given: Option.Option<string>, create = false) => openStateDir(Option.getOrElse(given, defaultStateDir), create)
 
 const keyAlg = (name: string, what: string) =>
   Options.choice(name, KeyAlg.literals).pipe(Options.withDescription(`${what} algorithm (default rsa)`), Options.optional)
@@ -146,23 +134,8 @@ const statusCommand = Command.make("status", { stateDir: stateDirOption }, (opti
   })
 ).pipe(Command.withDescription("Show the local agent state and, with a live session, the server's view"))
 
-const secretGetCommand = Command.make(
-  "get",
-  { name: Args.text({ name: "secret-name" }).pipe(Args.withDescription("The secret's name")), stateDir: stateDirOption },
-  (options) =>
-    Effect.gen(function* () {
-      const globals = yield* root
-      const dir = yield* stateDir(options.stateDir)
-      const secret = yield* asCliFailure(getSecret(dir, globals.url, options.name))
-      yield* render(globals.output, secret, (s) => s.value)
-    })
-).pipe(Command.withDescription("Fetch a secret of this machine, opened with its TPM (needs `agent attest` first); prints the value"))
+type AnyCommand = Command.Command<any, any, any, any>
 
-const secretCommand = group("secret", "Secrets the server keeps for this machine", [secretGetCommand])
-
-export const agentCommand = group("agent", "Run on a machine: enroll its TPM, attest, read its secrets", [
-  enrollCommand,
-  attestCommand,
-  statusCommand,
-  secretCommand
-])
+/** The agent's own commands, then those extensions add (`agentCommands` of their CLI modules). */
+export const agentCommand = (extensions: ReadonlyArray<AnyCommand> = []) =>
+  group("agent", "Run on a machine: enroll its TPM, attest, read its secrets", [enrollCommand, attestCommand, statusCommand, ...extensions])

@@ -4,15 +4,27 @@
  * up in the list.
  */
 import { Args, Command, HelpDoc, Options, ValidationError } from "@effect/cli"
-import type { AccessGrant, AccessGrantList, RewrapResult, SharedSecret, SharedSecretList } from "@itl-attestation/secret-vault"
+import {
+  allPages,
+  attestation as root,
+  cell,
+  CliFailure,
+  column,
+  details,
+  given,
+  type Globals,
+  group,
+  limit,
+  offset,
+  pageFooter,
+  render,
+  table,
+  time
+} from "@itl-attestation/cli/sdk"
 import { Effect, Redacted } from "effect"
-import { CliFailure } from "../errors.js"
-import { type Globals, root } from "../globals.js"
-import { cell, column, details, pageFooter, render, table, time } from "../output.js"
-import { callVaultApi } from "../vault.js"
-import { group } from "./group.js"
-import { allPages, given, limit, offset } from "./shared.js"
+import type { AccessGrant, AccessGrantList, RewrapResult, SharedSecret, SharedSecretList } from "../Secret.js"
 import { valueOption } from "./secret.js"
+import { callVaultApi } from "./vault.js"
 
 const nameArg = Args.text({ name: "name" }).pipe(Args.withDescription("The shared secret's name"))
 

@@ -3,12 +3,10 @@
  * extension's own HttpApi as the core client is from the core's, and the
  * opening of what the server delivers to a machine (AES-256-GCM).
  */
-import { SecretVaultApi } from "@itl-attestation/secret-vault"
+import { apiCaller, type CallOptions, CliFailure, type ClientOf, type Globals, machineApiCaller, messageOf } from "@itl-attestation/cli/sdk"
 import { Effect } from "effect"
 import * as crypto from "node:crypto"
-import { apiCaller, type CallOptions, type ClientOf } from "./client.js"
-import { CliFailure, messageOf } from "./errors.js"
-import type { Globals } from "./globals.js"
+import { SecretVaultApi } from "../SecretVaultApi.js"
 
 export type SecretVaultClient = ClientOf<typeof SecretVaultApi>
 
@@ -18,6 +16,9 @@ export const callVaultApi: <A, E>(
   call: (client: SecretVaultClient) => Effect.Effect<A, E>,
   options?: CallOptions
 ) => Effect.Effect<A, CliFailure> = apiCaller(SecretVaultApi)
+
+/** secret_vault's machine endpoints, called as a machine (session token, or EK fingerprint in the compatibility mode). */
+export const vaultMachineApi = machineApiCaller(SecretVaultApi)
 
 export interface Sealed {
   /** base64, as the API sends them */

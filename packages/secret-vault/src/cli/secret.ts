@@ -6,15 +6,11 @@
  * `attestation agent secret get` reads it bound to the TPM instead.
  */
 import { Args, Command, HelpDoc, Options, ValidationError } from "@effect/cli"
-import { hkdfKeyForFingerprint, type SecretList, type SecretMetadata } from "@itl-attestation/secret-vault"
+import { attestation as root, cell, CliFailure, column, details, group, limit, offset, pageFooter, refusalLine, render, table, time } from "@itl-attestation/cli/sdk"
 import { Effect, Either, Redacted } from "effect"
-import { refusalLine, tryVaultMachineApi } from "../agent/api.js"
-import { CliFailure } from "../errors.js"
-import { root } from "../globals.js"
-import { cell, column, details, pageFooter, render, table, time } from "../output.js"
-import { callVaultApi, openDelivery } from "../vault.js"
-import { group } from "./group.js"
-import { limit, offset } from "./shared.js"
+import { hkdfKeyForFingerprint } from "../delivery.js"
+import type { SecretList, SecretMetadata } from "../Secret.js"
+import { callVaultApi, openDelivery, vaultMachineApi } from "./vault.js"
 
 const machineIdArg = Args.text({ name: "machine-id" }).pipe(Args.withDescription("Machine id (UUID)"))
 
@@ -94,7 +90,7 @@ const get = Command.make(
       const globals = yield* root
       // As the machine: the fingerprint header and no Authorization header
       // (an operator token there would be taken for a machine session).
-      const answer = yield* tryVaultMachineApi(globals.url, { _tag: "EkFingerprint", fingerprint: ekFingerprint }, (client) =>
+      const answer = yield* vaultMachineApi.try(globals.url, { _tag: "EkFingerprint", fingerprint: ekFingerprint }, (client) =>
         client.machineSecretRead.read({ path: { id: machineId, name }, urlParams: { scheme: "hkdf-ek-v1" } })
       )
       if (Either.isLeft(answer)) {

@@ -1,0 +1,24 @@
+/**
+ * The extension's HTTP API. The CLI module derives its client from this same
+ * value, and the server serves it with the handlers in InventoryHttp.ts.
+ */
+import { HttpApi, HttpApiEndpoint, HttpApiGroup } from "@effect/platform"
+import { Forbidden, MachineId, NotFound, RequireOperator, RequireViewer } from "@itl-attestation/core"
+import { Schema } from "effect"
+import { ApprovalStats, InventoryList, InventoryTag, SetTag } from "./Inventory.js"
+
+export class InventoryGroup extends HttpApiGroup.make("inventory")
+  .add(
+    HttpApiEndpoint.put("setTag", "/example-inventory/machines/:id/tag")
+      .setPath(Schema.Struct({ id: MachineId }))
+      .setPayload(SetTag)
+      .addSuccess(InventoryTag)
+      .addError(NotFound)
+      .middleware(RequireOperator)
+  )
+  .add(HttpApiEndpoint.get("list", "/example-inventory/tags").addSuccess(InventoryList).middleware(RequireViewer))
+  .add(HttpApiEndpoint.get("stats", "/example-inventory/stats").addSuccess(ApprovalStats).middleware(RequireViewer))
+  .addError(Forbidden)
+  .prefix("/api/v1") {}
+
+export class InventoryApi extends HttpApi.make("example_inventory").add(InventoryGroup) {}
