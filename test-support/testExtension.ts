@@ -6,17 +6,22 @@
 import { HttpApi, HttpApiBuilder, HttpApiEndpoint, HttpApiGroup, HttpLayerRouter } from "@effect/platform"
 import { SqlClient } from "@effect/sql"
 import {
-  Authentication,
+  authorized,
   defineExtension,
+  defineScope,
   Events,
   Forbidden,
   Machines,
   MachineId,
+  MachinesRead,
   NotFound,
-  requireRole,
+  requireScope,
   sqlDefect
 } from "@itl-attestation/core"
 import { Effect, Layer, Schema } from "effect"
+
+const NotesRead = defineScope({ name: "test_notes:read", description: "Read notes", grantedTo: "viewer" })
+const NotesWrite = defineScope({ name: "test_notes:write", description: "Add notes", grantedTo: "operator" })
 
 class Note extends Schema.Class<Note>("Note")({ id: Schema.Number, machine_id: Schema.String, text: Schema.String }) {}
 
@@ -27,14 +32,16 @@ class NotesGroup extends HttpApiGroup.make("notes")
       .setPayload(Schema.Struct({ text: Schema.String.pipe(Schema.minLength(1)) }))
       .addSuccess(Note, { status: 201 })
       .addError(NotFound)
+      .middleware(requireScope(NotesWrite))
+      .middleware(requireScope(MachinesRead))
   )
   .add(
     HttpApiEndpoint.get("list", "/test-notes/machines/:id/notes")
       .setPath(Schema.Struct({ id: MachineId }))
       .addSuccess(Schema.Struct({ notes: Schema.Array(Note), total: Schema.Number }))
+      .middleware(requireScope(NotesRead))
   )
   .addError(Forbidden)
-  .middleware(Authentication)
   .prefix("/api/v1") {}
 
 export class NotesApi extends HttpApi.make("test_notes").add(NotesGroup) {}
@@ -46,6 +53,7 @@ class NotesService extends Effect.Service<NotesService>()("test/NotesService", {
     return {
       add: (machineId: string, text: string) =>
         Effect.gen(function* () {
+          yield* authorized(NotesWrite)
           yield* machines.get(machineId)
           const [row] = yield* sql<Note>`INSERT INTO extension_test_notes (machine_id, text)
             VALUES (${machineId}, ${text}) RETURNING id, machine_id, text`
@@ -53,7 +61,7 @@ class NotesService extends Effect.Service<NotesService>()("test/NotesService", {
         }).pipe(sqlDefect),
       list: (machineId: string) =>
         Effect.gen(function* () {
-          yield* requireRole("viewer")
+          yield* authorized(NotesRead)
           const rows = yield* sql<Note>`SELECT id, machine_id, text FROM extension_test_notes WHERE machine_id = ${machineId} ORDER BY id`
           return { notes: rows.map((r) => new Note(r)), total: rows.length }
         }).pipe(sqlDefect)

@@ -24,7 +24,7 @@ import { Events } from "./events/Events.js"
 import { type Extension, type ExtensionInfo, FatalExtensionError } from "./extensions/Extension.js"
 import { type ExtensionFailure, ExtensionRegistry } from "./extensions/ExtensionRegistry.js"
 import { errorMiddleware } from "./http/ErrorMiddleware.js"
-import { withRequiredRoles } from "./http/openApiRoles.js"
+import { withPolicies } from "./http/openApiPolicies.js"
 import { KeyringLive } from "./keyring/Keyring.js"
 import { KeyringHttp } from "./keyring/KeyringHttp.js"
 import { MasterKeyRewrap } from "./keyring/Rewrap.js"
@@ -33,7 +33,10 @@ import { MachineRepo } from "./machines/MachineRepo.js"
 import { Machines } from "./machines/Machines.js"
 import { MachineAuthenticationLive } from "./sessions/MachineAuthentication.js"
 import { MachineSessions } from "./sessions/MachineSessions.js"
-import { AuthenticationLive } from "./operators/Authentication.js"
+import { coreScopes } from "./authorization/coreScopes.js"
+import { policyLayer } from "./authorization/Policy.js"
+import { ScopeRegistry } from "./authorization/ScopeRegistry.js"
+import { OperatorAuthenticatorLive } from "./operators/Authentication.js"
 import { OperatorHttp } from "./operators/OperatorHttp.js"
 import { OperatorTokens } from "./operators/OperatorTokens.js"
 import { SystemHttp } from "./system/SystemHttp.js"
@@ -76,6 +79,8 @@ export const CoreServicesLive = Layer.mergeAll(
   MasterKeyRewrap.Default
 ).pipe(
   Layer.provideMerge(AuditLog.Default),
+  // The core's scopes are known before any API is served or token created.
+  Layer.provideMerge(Layer.effectDiscard(Effect.flatMap(ScopeRegistry, (registry) => registry.register("core", coreScopes))).pipe(Layer.provideMerge(ScopeRegistry.Default))),
   Layer.provideMerge(Layer.mergeAll(Events.Default, ExtensionRegistry.Default)),
   Layer.provideMerge(DatabaseReady),
   // The keyring first: a missing or malformed master key stops the start before any connection is made.
@@ -89,14 +94,19 @@ const CoreRoutes = HttpLayerRouter.addHttpApi(CoreApi).pipe(
   Layer.provide(
     Layer.mergeAll(SystemHttp, MachineRegistrationHttp, AttestationHttp, MachineSelfHttp, MachineHttp, PcrPolicyHttp, OperatorHttp, AuditHttp, KeyringHttp)
   ),
-  Layer.provide(Layer.merge(AuthenticationLive, MachineAuthenticationLive))
+  Layer.provide(Layer.merge(policyLayer(CoreApi, { owner: "core" }).pipe(Layer.provide(OperatorAuthenticatorLive)), MachineAuthenticationLive))
 )
 
 /** Migrations, then the layer; any failure is reported and the extension left out. */
 const isolate = (extension: Extension) =>
   extension.layer.pipe(
     Layer.provide(Layer.effectDiscard(runMigrations(extension.name, extension.migrations))),
-    Layer.provide(Layer.merge(AuthenticationLive, MachineAuthenticationLive)),
+    Layer.provide(
+      Layer.merge(
+        policyLayer(extension.api ?? HttpApi.make(extension.name), { owner: extension.name }).pipe(Layer.provide(OperatorAuthenticatorLive)),
+        MachineAuthenticationLive
+      )
+    ),
     Layer.tap(() =>
       Effect.flatMap(ExtensionRegistry, (registry) =>
         registry.markLoaded({
@@ -129,7 +139,7 @@ const DocsRoutes = Layer.unwrapEffect(
     for (const extension of loaded) {
       if (extension.api) api = (api as any).addHttpApi(extension.api)
     }
-    const spec = withRequiredRoles(OpenApi.fromApi(api as any), api)
+    const spec = withPolicies(OpenApi.fromApi(api as any), api)
     return Layer.mergeAll(
       HttpLayerRouter.add("GET", "/openapi.json", HttpServerResponse.unsafeJson(spec)),
       // Served inline, with no fonts from Scalar's CDN: the page works offline and under a strict CSP (http/responseHeaders.ts).

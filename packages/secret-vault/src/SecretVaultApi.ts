@@ -9,9 +9,7 @@ import {
   NotFound,
   pageParams,
   PayloadTooLarge,
-  RequireAdmin,
-  RequireOperator,
-  RequireViewer,
+  requireScope,
   strictPayloads
 } from "@itl-attestation/core"
 import { Schema } from "effect"
@@ -32,6 +30,7 @@ import {
   TpmBoundSecret,
   UpdateSharedSecret
 } from "./Secret.js"
+import { SecretsAdmin, SecretsRead, SecretsWrite } from "./scopes.js"
 
 const machinePath = Schema.Struct({ id: MachineId })
 const sharedPath = Schema.Struct({ id: Schema.UUID })
@@ -45,7 +44,7 @@ export class MachineSecretsGroup extends HttpApiGroup.make("machineSecrets")
       .addError(NotFound)
       .addError(Conflict)
       .addError(PayloadTooLarge)
-      .middleware(RequireOperator)
+      .middleware(requireScope(SecretsWrite))
   )
   .add(
     HttpApiEndpoint.get("list", "/secrets/machines/:id/secrets")
@@ -53,14 +52,14 @@ export class MachineSecretsGroup extends HttpApiGroup.make("machineSecrets")
       .setUrlParams(pageParams)
       .addSuccess(SecretList)
       .addError(NotFound)
-      .middleware(RequireViewer)
+      .middleware(requireScope(SecretsRead))
   )
   .add(
     HttpApiEndpoint.del("delete", "/secrets/:id")
       .setPath(Schema.Struct({ id: Schema.UUID }))
       .addSuccess(Schema.Void, { status: 204 })
       .addError(NotFound)
-      .middleware(RequireOperator)
+      .middleware(requireScope(SecretsWrite))
   )
   .addError(Forbidden)
   .prefix("/api/v1") {}
@@ -84,11 +83,11 @@ export class SharedSecretsGroup extends HttpApiGroup.make("sharedSecrets")
       .addSuccess(SharedSecret, { status: 201 })
       .addError(Conflict)
       .addError(PayloadTooLarge)
-      .middleware(RequireOperator)
+      .middleware(requireScope(SecretsWrite))
   )
-  .add(HttpApiEndpoint.get("list", "/shared-secrets").setUrlParams(pageParams).addSuccess(SharedSecretList).middleware(RequireViewer))
-  .add(HttpApiEndpoint.post("rewrap", "/shared-secrets/rewrap").addSuccess(RewrapResult).middleware(RequireAdmin))
-  .add(HttpApiEndpoint.get("get", "/shared-secrets/:id").setPath(sharedPath).addSuccess(SharedSecret).addError(NotFound).middleware(RequireViewer))
+  .add(HttpApiEndpoint.get("list", "/shared-secrets").setUrlParams(pageParams).addSuccess(SharedSecretList).middleware(requireScope(SecretsRead)))
+  .add(HttpApiEndpoint.post("rewrap", "/shared-secrets/rewrap").addSuccess(RewrapResult).middleware(requireScope(SecretsAdmin)))
+  .add(HttpApiEndpoint.get("get", "/shared-secrets/:id").setPath(sharedPath).addSuccess(SharedSecret).addError(NotFound).middleware(requireScope(SecretsRead)))
   .add(
     HttpApiEndpoint.put("update", "/shared-secrets/:id")
       .setPath(sharedPath)
@@ -97,14 +96,14 @@ export class SharedSecretsGroup extends HttpApiGroup.make("sharedSecrets")
       .addError(NotFound)
       .addError(BadRequest)
       .addError(PayloadTooLarge)
-      .middleware(RequireOperator)
+      .middleware(requireScope(SecretsWrite))
   )
   .add(
     HttpApiEndpoint.del("delete", "/shared-secrets/:id")
       .setPath(sharedPath)
       .addSuccess(Schema.Void, { status: 204 })
       .addError(NotFound)
-      .middleware(RequireOperator)
+      .middleware(requireScope(SecretsWrite))
   )
   .add(
     HttpApiEndpoint.post("grant", "/shared-secrets/:id/access")
@@ -112,7 +111,7 @@ export class SharedSecretsGroup extends HttpApiGroup.make("sharedSecrets")
       .setPayload(MachineIds)
       .addSuccess(AccessGrantList)
       .addError(NotFound)
-      .middleware(RequireOperator)
+      .middleware(requireScope(SecretsWrite))
   )
   .add(
     HttpApiEndpoint.del("revoke", "/shared-secrets/:id/access")
@@ -120,7 +119,7 @@ export class SharedSecretsGroup extends HttpApiGroup.make("sharedSecrets")
       .setPayload(MachineIds)
       .addSuccess(AccessGrantList)
       .addError(NotFound)
-      .middleware(RequireOperator)
+      .middleware(requireScope(SecretsWrite))
   )
   .add(
     HttpApiEndpoint.get("access", "/shared-secrets/:id/access")
@@ -128,7 +127,7 @@ export class SharedSecretsGroup extends HttpApiGroup.make("sharedSecrets")
       .setUrlParams(pageParams)
       .addSuccess(AccessGrantList)
       .addError(NotFound)
-      .middleware(RequireViewer)
+      .middleware(requireScope(SecretsRead))
   )
   .addError(Forbidden)
   .prefix("/api/v1") {}

@@ -25,3 +25,4 @@ export default secretVault
 export { SecretVaultApi } from "./SecretVaultApi.js"
 export * from "./Secret.js"
 export { hkdfKeyForFingerprint, HKDF_INFO, HKDF_SALT } from "./delivery.js"
+export { secretVaultScopes, SecretsRead, SecretsWrite, SecretsAdmin } from "./scopes.js"

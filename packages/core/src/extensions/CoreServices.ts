@@ -11,7 +11,8 @@ import type { MasterKeyRewrap } from "../keyring/Rewrap.js"
 import type { Machines } from "../machines/Machines.js"
 import type { Attestation } from "../attestation/Attestation.js"
 import type { MachineRepo } from "../machines/MachineRepo.js"
-import type { Authentication, RequireAdmin, RequireOperator, RequireViewer } from "../operators/Authentication.js"
+import type { PolicyMiddleware } from "../authorization/Policy.js"
+import type { ScopeRegistry } from "../authorization/ScopeRegistry.js"
 import type { MachineAuthentication } from "../sessions/MachineAuthentication.js"
 import type { MachineSessions } from "../sessions/MachineSessions.js"
 import type { OperatorTokens } from "../operators/OperatorTokens.js"
@@ -29,10 +30,8 @@ export type CoreServices =
   | OperatorTokens
   | Machines
   | ExtensionRegistry
-  | Authentication
-  | RequireViewer
-  | RequireOperator
-  | RequireAdmin
+  | PolicyMiddleware<string>
+  | ScopeRegistry
   | MachineAuthentication
   | MachineSessions
   | MachineRepo
