@@ -44,3 +44,4 @@ export { ScopeRegistry, ScopeRegistrationError, type RegisteredScope } from "./a
 export { authorized, actorOf, type Authorized, type AuthorizedIdentity } from "./authorization/Authorized.js"
 export { requireScope, policyLayer, requiredScopes, scopeOf, type PolicyMiddleware, type PolicyTag } from "./authorization/Policy.js"
 export * from "./authorization/coreScopes.js"
+export { MachineOwner, type MachineOwnerShape } from "./authorization/MachineOwner.js"

@@ -6,6 +6,7 @@ import {
   Forbidden,
   MachineAuthentication,
   MachineId,
+  MachineOwner,
   NotFound,
   pageParams,
   PayloadTooLarge,
@@ -72,6 +73,8 @@ export class MachineSecretReadGroup extends HttpApiGroup.make("machineSecretRead
       .addSuccess(Schema.Union(TpmBoundSecret, FingerprintBoundSecret))
       .addError(NotFound)
       .addError(Conflict)
+      // Another machine learns nothing, not even that the secret exists.
+      .annotate(MachineOwner, { parameter: "id", otherMachine: 404 as const })
   )
   .middleware(MachineAuthentication)
   .prefix("/api/v1") {}

@@ -8,10 +8,15 @@
  *   `none`;
  * - `x-required-scope`: for operator operations, the scope the policy
  *   requires (an array when an endpoint declares several);
+ * - `x-machine-owner` (machine operations that address one machine's
+ *   resources): the path parameter naming the machine and the status another
+ *   machine's session gets (authorization/MachineOwner.ts);
  * - at the top, `x-scopes`: every scope an operation requires, with its
  *   description and the lowest role that has it (`granted_to`).
  */
 import { HttpApi, type OpenApi } from "@effect/platform"
+import { Context, Option } from "effect"
+import { MachineOwner } from "../authorization/MachineOwner.js"
 import { requiredScopes } from "../authorization/Policy.js"
 import type { ScopeDefinition } from "../authorization/Scope.js"
 import { MachineAuthentication } from "../sessions/MachineAuthentication.js"
@@ -22,7 +27,7 @@ export const withPolicies = (spec: OpenApi.OpenAPISpec, api: HttpApi.HttpApi.Any
   const apiMiddlewares = (api as unknown as HttpApi.HttpApi.AnyWithProps).middlewares
   HttpApi.reflect(api as HttpApi.HttpApi.AnyWithProps, {
     onGroup: () => {},
-    onEndpoint: ({ endpoint, middleware }) => {
+    onEndpoint: ({ endpoint, middleware, mergedAnnotations }) => {
       const operation = paths[endpoint.path.replace(/:(\w+)\??/g, "{$1}")]?.[endpoint.method.toLowerCase()]
       if (operation === undefined) return
       const all = [...apiMiddlewares, ...middleware]
@@ -32,7 +37,12 @@ export const withPolicies = (spec: OpenApi.OpenAPISpec, api: HttpApi.HttpApi.Any
         operation["x-required-scope"] = scopes.length === 1 ? scopes[0]!.name : scopes.map((s) => s.name)
         for (const scope of scopes) declared.set(scope.name, scope)
       } else {
-        operation["x-credential"] = (all as ReadonlyArray<unknown>).includes(MachineAuthentication) ? "machine" : "none"
+        const machine = (all as ReadonlyArray<unknown>).includes(MachineAuthentication)
+        operation["x-credential"] = machine ? "machine" : "none"
+        const owner = Context.getOption(mergedAnnotations, MachineOwner)
+        if (machine && Option.isSome(owner)) {
+          operation["x-machine-owner"] = { parameter: owner.value.parameter, other_machine_status: owner.value.otherMachine }
+        }
       }
     }
   })
