@@ -31,7 +31,7 @@ import { type ExtensionFailure, ExtensionRegistry } from "./extensions/Extension
 import { hostEnvironmentLayer } from "./extensions/HostEnvironment.js"
 import { loadExtension, servedApi } from "./extensions/loadExtension.js"
 import { pipelineMiddleware, resolvePipeline } from "./http/ApiPipeline.js"
-import { withRequiredRoles } from "./http/openApiRoles.js"
+import { withPolicies } from "./http/openApiPolicies.js"
 import { CurrentRequest, requestContextLayer } from "./http/RequestContext.js"
 import { RequestObservers } from "./http/RequestObservers.js"
 import { KeyringLive } from "./keyring/Keyring.js"
@@ -42,6 +42,8 @@ import { MachineHttp, MachineRegistrationHttp } from "./machines/MachineHttp.js"
 import { MachineRepo } from "./machines/MachineRepo.js"
 import { Machines } from "./machines/Machines.js"
 import { MachineSessions } from "./sessions/MachineSessions.js"
+import { coreScopes } from "./authorization/coreScopes.js"
+import { ScopeRegistry } from "./authorization/ScopeRegistry.js"
 import { OperatorHttp } from "./operators/OperatorHttp.js"
 import { OperatorTokens } from "./operators/OperatorTokens.js"
 import { SystemHttp } from "./system/SystemHttp.js"
@@ -77,6 +79,8 @@ export const CoreServicesLive = Layer.mergeAll(
   EventBus.Default
 ).pipe(
   Layer.provideMerge(Layer.mergeAll(AuditLog.Default, MachineRepo.Default)),
+  // The core's scopes are known before any API is served or token created.
+  Layer.provideMerge(Layer.effectDiscard(Effect.flatMap(ScopeRegistry, (registry) => registry.register("core", coreScopes))).pipe(Layer.provideMerge(ScopeRegistry.Default))),
   Layer.provideMerge(Layer.mergeAll(Events.Default, ExtensionRegistry.Default, RequestObservers.Default, hostEnvironmentLayer(CORE_VERSION))),
   Layer.provideMerge(DatabaseReady),
   // The keyring first: a missing or malformed master key stops the start before any connection is made.
@@ -117,7 +121,7 @@ const docsRoutes = (coreApi: HttpApi.HttpApi.Any) =>
       // Mounted under a prefix, the documents name the paths as served (embedding/prefix.ts).
       const prefix = yield* MountPrefix
       if (prefix !== "") api = api.prefix(prefix as `/${string}`)
-      const spec = withRequiredRoles(OpenApi.fromApi(api), api)
+      const spec = withPolicies(OpenApi.fromApi(api), api)
       return Layer.mergeAll(
         HttpLayerRouter.add("GET", "/openapi.json", HttpServerResponse.unsafeJson(spec)),
         // Served inline, with no fonts from Scalar's CDN: the page works offline and under a strict CSP (http/responseHeaders.ts).
@@ -154,7 +158,7 @@ export interface AttestationAppOptions extends EmbeddingOptions {
 export const layer = (options: AttestationAppOptions) =>
   Layer.unwrapEffect(
     Effect.map(AppConfig, (config) => {
-      const core = servedApi(CoreServed, config)
+      const core = servedApi(CoreServed, "core", config)
       const corePipeline = pipelineMiddleware(resolvePipeline({}, config))
       const extensions = Layer.mergeAll(Layer.empty, ...options.extensions.map(loadExtension))
       const late = Layer.merge(docsRoutes(core.api).pipe(Layer.provide(corePipeline.layer)), Report).pipe(Layer.provide(extensions))

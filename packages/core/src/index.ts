@@ -18,7 +18,6 @@ export {
   incompatibility,
   isExtension,
   isFatalExtensionError,
-  type ScopeDeclaration,
   serveApi,
   type ServedApi
 } from "./extensions/Extension.js"
@@ -44,9 +43,9 @@ export { KeyringApi, MasterKeyRewrapResult, RewrapRequest } from "./keyring/Keyr
 export * from "./http/ApiError.js"
 export { strictPayloads } from "./http/strictPayloads.js"
 export { paginationParams, pageParams, pageOf, DEFAULT_LIMIT, type Page } from "./http/Pagination.js"
-export { Authentication, ClientCertificateSubject, RequireAdmin, RequireOperator, RequireViewer, requiredRole } from "./operators/Authentication.js"
-export { CurrentOperator, type OperatorIdentity, Role, roleAtLeast, OperatorToken, CreatedOperatorToken, OperatorTokenList, CreateOperatorToken } from "./operators/Operator.js"
-export { OperatorTokens, requireRole, actorOf } from "./operators/OperatorTokens.js"
+export { ClientCertificateSubject, OperatorAuthenticator } from "./operators/Authentication.js"
+export { type OperatorIdentity, Role, roleAtLeast, OperatorToken, CreatedOperatorToken, OperatorTokenList, CreateOperatorToken } from "./operators/Operator.js"
+export { OperatorTokens } from "./operators/OperatorTokens.js"
 export { Machines } from "./machines/Machines.js"
 export { MachineRepo } from "./machines/MachineRepo.js"
 export { Machine, MachinePage, MachineStatus, MachineId, RegisterMachine, Registration, NewRegistration, RegisteredMachine, TransitionRequest, Hostname, Hardware, HardwareInput } from "./machines/Machine.js"
@@ -66,3 +65,9 @@ export { checkQuote, checkSigned, parseEvidence, type ParsedEvidence, type Quote
 export type { DatabaseOption, PgPool } from "./embedding/database.js"
 export { type EmbeddingOptions } from "./embedding/embed.js"
 export { InvalidPrefix } from "./embedding/prefix.js"
+export { defineScope, type ScopeDefinition, roleHasScope, SCOPE_NAME } from "./authorization/Scope.js"
+export { ScopeRegistry, ScopeRegistrationError, type RegisteredScope } from "./authorization/ScopeRegistry.js"
+export { authorized, actorOf, type Authorized, type AuthorizedIdentity } from "./authorization/Authorized.js"
+export { requireScope, policyLayer, requiredScopes, scopeOf, type PolicyMiddleware, type PolicyTag } from "./authorization/Policy.js"
+export * from "./authorization/coreScopes.js"
+export { MachineOwner, type MachineOwnerShape } from "./authorization/MachineOwner.js"

@@ -5,7 +5,8 @@ import { sqlDefect } from "../db/sqlDefect.js"
 import { Events } from "../events/Events.js"
 import { NotFound } from "../http/ApiError.js"
 import { MachineRepo } from "../machines/MachineRepo.js"
-import { actorOf, requireRole } from "../operators/OperatorTokens.js"
+import { actorOf, authorized } from "../authorization/Authorized.js"
+import { MachinesRead, MachinesWrite } from "../authorization/coreScopes.js"
 import { Attestation } from "./Attestation.js"
 import { AttestationRepo } from "./AttestationRepo.js"
 import { type PcrPolicy, PcrPolicyView, selectionOf } from "./PcrPolicy.js"
@@ -24,20 +25,22 @@ export class PcrPolicies extends Effect.Service<PcrPolicies>()("@itl-attestation
       )
 
     /** The policy a machine's next quote is checked against, and where it comes from. */
-    const forMachine = (id: string) =>
+    const viewOf = (id: string) =>
       Effect.gen(function* () {
-        yield* requireRole("viewer")
         const policy = yield* attestation.effectivePolicy(yield* machineOrFail(id))
         return new PcrPolicyView({
           source: policy.source,
           pcr_selection: policy.pcrs === undefined ? null : selectionOf(policy.pcrs),
           pcrs: policy.pcrs ?? null
         })
-      }).pipe(sqlDefect, Effect.withSpan("PcrPolicies.forMachine"))
+      })
+
+    const forMachine = (id: string) =>
+      Effect.zipRight(authorized(MachinesRead), viewOf(id)).pipe(sqlDefect, Effect.withSpan("PcrPolicies.forMachine"))
 
     const setForMachine = (id: string, policy: PcrPolicy | null) =>
       Effect.gen(function* () {
-        const operator = yield* requireRole("operator")
+        const operator = yield* authorized(MachinesWrite)
         yield* events.transaction(
           Effect.gen(function* () {
             const row = yield* repo.setMachinePolicy(id, policy === null ? null : policy.pcrs)
@@ -50,22 +53,22 @@ export class PcrPolicies extends Effect.Service<PcrPolicies>()("@itl-attestation
             })
           })
         )
-        return yield* forMachine(id)
+        return yield* viewOf(id)
       }).pipe(sqlDefect, Effect.withSpan("PcrPolicies.setForMachine"))
 
-    const getDefault = Effect.gen(function* () {
-      yield* requireRole("viewer")
-      const policy = yield* repo.defaultPolicy
-      return new PcrPolicyView({
+    const defaultView = Effect.map(repo.defaultPolicy, (policy) =>
+      new PcrPolicyView({
         source: policy === undefined ? "none" : "default",
         pcr_selection: policy === undefined ? null : selectionOf(policy),
         pcrs: policy ?? null
       })
-    }).pipe(sqlDefect, Effect.withSpan("PcrPolicies.getDefault"))
+    )
+
+    const getDefault = Effect.zipRight(authorized(MachinesRead), defaultView).pipe(sqlDefect, Effect.withSpan("PcrPolicies.getDefault"))
 
     const setDefault = (policy: PcrPolicy | null) =>
       Effect.gen(function* () {
-        const operator = yield* requireRole("operator")
+        const operator = yield* authorized(MachinesWrite)
         yield* events.transaction(
           Effect.gen(function* () {
             if (policy === null) yield* repo.deleteDefaultPolicy
@@ -78,7 +81,7 @@ export class PcrPolicies extends Effect.Service<PcrPolicies>()("@itl-attestation
             })
           })
         )
-        return yield* getDefault
+        return yield* defaultView
       }).pipe(sqlDefect, Effect.withSpan("PcrPolicies.setDefault"))
 
     return { forMachine, setForMachine, getDefault, setDefault } as const

@@ -5,6 +5,8 @@
  */
 import { SqlClient } from "@effect/sql"
 import { Effect, Option } from "effect"
+import { authorized } from "../authorization/Authorized.js"
+import { AuditRead } from "../authorization/coreScopes.js"
 import { sqlDefect } from "../db/sqlDefect.js"
 import { JOURNAL_LOCK_KEY } from "../events/Events.js"
 import { loadDataKey } from "../keyring/DataKeys.js"
@@ -77,8 +79,10 @@ export class AuditLog extends Effect.Service<AuditLog>()("@itl-attestation/core/
                   ${prevHash}, ${hash})`
       }).pipe(Effect.withSpan("AuditLog.append", { attributes: { action: record.action } }))
 
+    /** Needs `audit:read`, like `verify`. */
     const list = (filter: AuditFilter) =>
       Effect.gen(function* () {
+        yield* authorized(AuditRead)
         const conditions = [
           filter.actor === undefined ? undefined : sql`actor = ${filter.actor}`,
           filter.action === undefined ? undefined : sql`action = ${filter.action}`,
@@ -96,6 +100,7 @@ export class AuditLog extends Effect.Service<AuditLog>()("@itl-attestation/core/
 
     /** Walks the whole chain in id order; reports the first row whose link or hash does not hold. */
     const verify = Effect.gen(function* () {
+      yield* authorized(AuditRead)
       let prevHash = GENESIS_HASH
       let expectedId = 1
       let entries = 0

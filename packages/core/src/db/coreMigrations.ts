@@ -169,6 +169,11 @@ const keepOutstandingCredential = Effect.flatMap(SqlClient.SqlClient, (sql) =>
   sql`ALTER TABLE enrollment_challenges ADD COLUMN credential_blob bytea, ADD COLUMN encrypted_secret bytea`
 )
 
+/** The scopes an operator token is limited to; NULL: every scope of its role (authorization/Scope.ts). */
+const operatorTokenScopes = Effect.flatMap(SqlClient.SqlClient, (sql) =>
+  sql`ALTER TABLE operator_tokens ADD COLUMN scopes text[] NULL`
+)
+
 export const coreMigrations: MigrationSet = {
   "0001_operator_tokens": createOperators,
   "0002_machines": createMachines,
@@ -177,5 +182,6 @@ export const coreMigrations: MigrationSet = {
   "0005_keyring": createKeyring,
   "0006_tpm_identity": createTpmIdentity,
   "0007_machines_hostname_lower": indexLowerHostname,
-  "0008_enrollment_challenge_credential": keepOutstandingCredential
+  "0008_enrollment_challenge_credential": keepOutstandingCredential,
+  "0009_operator_token_scopes": operatorTokenScopes
 }

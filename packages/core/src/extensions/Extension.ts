@@ -22,7 +22,7 @@ import { createRequire } from "node:module"
 import semver from "semver"
 import type { MigrationSet } from "../db/Migrations.js"
 import type { ApiPipelineOptions } from "../http/ApiPipeline.js"
-import type { Role } from "../operators/Operator.js"
+import type { ScopeDefinition } from "../authorization/Scope.js"
 import type { EndpointMiddleware, ExtensionContext } from "./ExtensionContext.js"
 
 /** The version of this package: what an extension's `core` range is checked against. */
@@ -50,14 +50,6 @@ export const serveApi = <Id extends string, Groups extends HttpApiGroup.HttpApiG
   pipeline: ApiPipelineOptions = {}
 ): ServedApi<HR | R> => ({ _tag: "ServedApi", api: api as unknown as HttpApi.HttpApi.AnyWithProps, handlers, pipeline })
 
-export interface ScopeDeclaration {
-  /** `<area>:<action>`, e.g. `webhooks:write`. */
-  readonly name: string
-  readonly description: string
-  /** The lowest core role that holds the scope. */
-  readonly grantedTo: Role
-}
-
 export interface EventDeclaration {
   /** `<namespace>.<event>`, e.g. `pulumi_state.update_completed`. */
   readonly type: string
@@ -74,7 +66,8 @@ export interface ExtensionDefinition<ROut> {
   readonly core: string
   /** Run in key order (`0001_create_things`, …) before the extension's layer is built. */
   readonly migrations?: MigrationSet
-  readonly scopes?: ReadonlyArray<ScopeDeclaration>
+  /** Its scopes (`defineScope`), registered before its migrations run; token creation accepts them. */
+  readonly scopes?: ReadonlyArray<ScopeDefinition>
   readonly events?: ReadonlyArray<EventDeclaration>
   /** Services and background fibers. Its services are available to the handlers. */
   readonly layer?: Layer.Layer<ROut, unknown, ExtensionContext>
