@@ -44,7 +44,7 @@ describe("extension policies (test_notes)", () => {
     const notes = operations.filter((o) => o.path.startsWith("/api/v1/test-notes"))
     expect(notes.map((o) => `${o.method} ${o.scopes.join("+")} ${o.role}`).sort()).toEqual([
       "GET test_notes:read viewer",
-      "POST test_notes:write+machines:read operator"
+      "POST test_notes:write operator"
     ])
   }, 120_000)
 })
