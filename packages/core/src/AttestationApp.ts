@@ -20,7 +20,9 @@ import { coreMigrations } from "./db/coreMigrations.js"
 import { DatabaseInfo, type DatabaseInfoShape, DatabaseLive } from "./db/Database.js"
 import { runMigrations } from "./db/Migrations.js"
 import { Enrollment } from "./enrollment/Enrollment.js"
+import { EventCatalog } from "./events/EventCatalog.js"
 import { Events } from "./events/Events.js"
+import { EventsHttp } from "./events/EventsHttp.js"
 import { type Extension, type ExtensionInfo, FatalExtensionError } from "./extensions/Extension.js"
 import { type ExtensionFailure, ExtensionRegistry } from "./extensions/ExtensionRegistry.js"
 import { errorMiddleware } from "./http/ErrorMiddleware.js"
@@ -76,7 +78,7 @@ export const CoreServicesLive = Layer.mergeAll(
   MasterKeyRewrap.Default
 ).pipe(
   Layer.provideMerge(AuditLog.Default),
-  Layer.provideMerge(Layer.mergeAll(Events.Default, ExtensionRegistry.Default)),
+  Layer.provideMerge(Layer.mergeAll(Events.Default, EventCatalog.Default, ExtensionRegistry.Default)),
   Layer.provideMerge(DatabaseReady),
   // The keyring first: a missing or malformed master key stops the start before any connection is made.
   Layer.provideMerge(KeyringLive),
@@ -87,7 +89,7 @@ const Bootstrap = Layer.effect(AdminBootstrap, Effect.flatMap(OperatorTokens, (t
 
 const CoreRoutes = HttpLayerRouter.addHttpApi(CoreApi).pipe(
   Layer.provide(
-    Layer.mergeAll(SystemHttp, MachineRegistrationHttp, AttestationHttp, MachineSelfHttp, MachineHttp, PcrPolicyHttp, OperatorHttp, AuditHttp, KeyringHttp)
+    Layer.mergeAll(SystemHttp, MachineRegistrationHttp, AttestationHttp, MachineSelfHttp, MachineHttp, PcrPolicyHttp, OperatorHttp, AuditHttp, KeyringHttp, EventsHttp)
   ),
   Layer.provide(Layer.merge(AuthenticationLive, MachineAuthenticationLive))
 )
@@ -96,6 +98,8 @@ const CoreRoutes = HttpLayerRouter.addHttpApi(CoreApi).pipe(
 const isolate = (extension: Extension) =>
   extension.layer.pipe(
     Layer.provide(Layer.effectDiscard(runMigrations(extension.name, extension.migrations))),
+    // Its event types first: a duplicate or malformed declaration leaves the extension out before it migrates.
+    Layer.provide(Layer.effectDiscard(Effect.flatMap(EventCatalog, (catalog) => catalog.register(extension.name, extension.events ?? [])))),
     Layer.provide(Layer.merge(AuthenticationLive, MachineAuthenticationLive)),
     Layer.tap(() =>
       Effect.flatMap(ExtensionRegistry, (registry) =>

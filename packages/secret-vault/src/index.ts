@@ -2,6 +2,7 @@
 import { HttpLayerRouter } from "@effect/platform"
 import { defineExtension } from "@itl-attestation/core"
 import { Layer } from "effect"
+import { secretVaultEvents } from "./events.js"
 import { MachineSecrets } from "./MachineSecrets.js"
 import { migrations } from "./migrations.js"
 import { SecretVaultApi } from "./SecretVaultApi.js"
@@ -17,11 +18,13 @@ export const secretVault = defineExtension({
   description: "TPM-bound secret storage for attested machines + shared secrets",
   migrations,
   api: SecretVaultApi,
+  events: secretVaultEvents,
   // Services (and the shared-key check) first, routes last: a failure registers nothing.
   layer: HttpLayerRouter.addHttpApi(SecretVaultApi).pipe(Layer.provide(SecretVaultHttp), Layer.provide(Services))
 })
 
 export default secretVault
 export { SecretVaultApi } from "./SecretVaultApi.js"
+export { secretVaultEvents } from "./events.js"
 export * from "./Secret.js"
 export { hkdfKeyForFingerprint, HKDF_INFO, HKDF_SALT } from "./delivery.js"

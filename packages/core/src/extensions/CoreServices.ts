@@ -5,6 +5,7 @@ import type { PgClient } from "@effect/sql-pg"
 import type { AuditLog } from "../audit/AuditLog.js"
 import type { AppConfig } from "../config/AppConfig.js"
 import type { DatabaseInfo } from "../db/Database.js"
+import type { EventCatalog } from "../events/EventCatalog.js"
 import type { Events } from "../events/Events.js"
 import type { Keyring } from "../keyring/Keyring.js"
 import type { MasterKeyRewrap } from "../keyring/Rewrap.js"
@@ -25,6 +26,7 @@ export type CoreServices =
   | Keyring
   | MasterKeyRewrap
   | Events
+  | EventCatalog
   | AuditLog
   | OperatorTokens
   | Machines

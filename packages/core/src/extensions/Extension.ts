@@ -7,6 +7,7 @@
 import type { HttpApi } from "@effect/platform"
 import { Data, type Layer } from "effect"
 import type { MigrationSet } from "../db/Migrations.js"
+import type { EventDefinition } from "../events/EventDefinition.js"
 import type { CoreServices } from "./CoreServices.js"
 
 export interface Extension {
@@ -25,6 +26,8 @@ export interface Extension {
   readonly layer: Layer.Layer<never, unknown, CoreServices>
   /** The extension's HttpApi, merged into `/openapi.json` and `/docs`. */
   readonly api?: HttpApi.HttpApi.Any
+  /** The event types the extension appends (`defineEvent`), registered in the event catalog before its migrations. */
+  readonly events?: ReadonlyArray<EventDefinition>
 }
 
 const NAME = /^[a-z][a-z0-9_]{0,62}$/
