@@ -119,6 +119,7 @@ const isolate = (extension: Extension) =>
           const failure = { name: extension.name, reason: describeFailure(cause) }
           yield* Effect.logError(extensionFailureLine(failure))
           yield* Effect.flatMap(ExtensionRegistry, (registry) => registry.markFailed(failure))
+          yield* Effect.flatMap(EventCatalog, (catalog) => catalog.unregister(extension.name))
         })
       )
     )

@@ -140,16 +140,27 @@ describe("extensions declaring events", () => {
       events: [defineEvent({ type: "event_honest.ping", description: "a ping", payload: Schema.Struct({ n: Schema.Number }) })],
       layer: Layer.empty
     })
-    const other = await startServer({ extensions: [thief, honest] })
+    const brokenLater = defineExtension({
+      name: "event_broken_later",
+      version: "1.0.0",
+      description: "declares, then its layer fails",
+      migrations: {},
+      events: [defineEvent({ type: "event_broken_later.ping", description: "never", payload: Schema.Struct({}) })],
+      layer: Layer.effectDiscard(Effect.fail(new Error("layer exploded")))
+    })
+    const other = await startServer({ extensions: [thief, honest, brokenLater] })
     try {
       expect(other.info.report.failedExtensions).toEqual([
-        { name: "event_thief", reason: "event type machine.approved is already declared by core" }
+        { name: "event_thief", reason: "event type machine.approved is already declared by core" },
+        { name: "event_broken_later", reason: "layer exploded" }
       ])
       expect(other.info.report.extensions.map((e) => e.name)).toEqual(["event_honest"])
       const types = (await api(other, other.adminToken).get("/api/v1/events/types")).body.types
       const ping = types.find((t: any) => t.name === "event_honest.ping")
       expect(ping).toMatchObject({ owner: "event_honest", description: "a ping" })
       expect(types.find((t: any) => t.name === "machine.approved").owner).toBe("core")
+      // A type of an extension that did not load is not offered to subscribers.
+      expect(types.map((t: any) => t.name)).not.toContain("event_broken_later.ping")
     } finally {
       await other.stop()
     }

@@ -41,12 +41,18 @@ export class EventCatalog extends Effect.Service<EventCatalog>()("@itl-attestati
         return Effect.void
       })
 
+    /** Takes back an owner's types: an extension that failed to load declares nothing. */
+    const unregister = (owner: string) =>
+      Effect.sync(() => {
+        for (const [type, entry] of entries) if (entry.owner === owner) entries.delete(type)
+      })
+
     /** Sorted by type name. */
     const list = Effect.sync(() => [...entries.values()].sort((a, b) => (a.definition.type < b.definition.type ? -1 : 1)))
 
     const get = (type: string) => Effect.sync(() => entries.get(type))
 
     yield* Effect.orDie(register("core", coreEvents))
-    return { register, list, get } as const
+    return { register, unregister, list, get } as const
   })
 }) {}
