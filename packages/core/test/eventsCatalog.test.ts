@@ -5,13 +5,14 @@
 import { defineEvent, DomainEvent, EventCatalog, Events, defineExtension } from "@itl-attestation/core"
 import { secretVault } from "@itl-attestation/secret-vault"
 import { DateTime, Effect, Layer, Schema } from "effect"
+import * as crypto from "node:crypto"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { api, fakeEkPem, startServer, type TestServer } from "../../../test-support/server.js"
 
 let server: TestServer
 let viewer: string
 beforeAll(async () => {
-  server = await startServer({ extensions: [secretVault] })
+  server = await startServer({ extensions: [secretVault], env: { ITL_SHARED_SECRET_MASTER_KEY: crypto.randomBytes(32).toString("hex") } })
   viewer = (await api(server, server.adminToken).post("/api/v1/operators/tokens", { name: "catalog-viewer", role: "viewer" })).body.token
 })
 afterAll(() => server?.stop())

@@ -192,6 +192,9 @@ describe("stopping and starting", () => {
       const unknown = await api(server, operator).post("/api/v1/events/consumers/no.such.consumer/stop")
       expect(unknown.status).toBe(404)
       expect(unknown.body.error).toBe("unknown_consumer")
+      const malformed = await api(server, operator).post("/api/v1/events/consumers/not%20a%20name/stop")
+      expect(malformed.status).toBe(400)
+      expect(malformed.text).toContain("name")
 
       const stopped = await api(server, operator).post("/api/v1/events/consumers/test.stoppable/stop")
       expect(stopped.status).toBe(200)

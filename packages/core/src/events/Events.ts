@@ -137,6 +137,9 @@ const toStatus = (row: ConsumerRow) =>
     dead_letters: Number(row.dead_letters)
   })
 
+/** Consumer names: stable identifiers, e.g. `webhooks.delivery` (also a path parameter of the consumer endpoints). */
+export const CONSUMER_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,199}$/
+
 /** The lease was lost while a dead letter was being written: roll it back, another instance has the event. */
 class LostLease extends Data.TaggedError("LostLease") {}
 
@@ -262,6 +265,9 @@ export class Events extends Effect.Service<Events>()("@itl-attestation/core/Even
     const consume = <E, R>(options: ConsumerOptions<E, R>): Effect.Effect<ConsumerHandle, never, R | Scope.Scope> =>
       Effect.gen(function* () {
         const name = options.name
+        if (!CONSUMER_NAME_PATTERN.test(name)) {
+          return yield* Effect.dieMessage(`event consumer name ${JSON.stringify(name)} is malformed: letters, digits and _ . : - (at most 200)`)
+        }
         const batchSize = options.batchSize ?? 100
         const maxAttempts = Math.max(1, options.maxAttempts ?? 5)
         const retryDelay = Duration.decode(options.retryDelay ?? "200 millis")

@@ -7,7 +7,7 @@ import { Schema } from "effect"
 import { BadRequest, Conflict, Forbidden, NotFound } from "../http/ApiError.js"
 import { paginationParams } from "../http/Pagination.js"
 import { RequireOperator, RequireViewer } from "../operators/Authentication.js"
-import { ConsumerStatus } from "./Events.js"
+import { CONSUMER_NAME_PATTERN, ConsumerStatus } from "./Events.js"
 
 export class EventTypeInfo extends Schema.Class<EventTypeInfo>("EventTypeInfo")({
   name: Schema.String,
@@ -66,7 +66,11 @@ export class ReplayPending extends Schema.Class<ReplayPending>("ReplayPending")(
   dead_letter: DeadLetter
 }) {}
 
-const ConsumerName = Schema.Struct({ name: Schema.String.pipe(Schema.minLength(1), Schema.maxLength(200)) })
+const ConsumerName = Schema.Struct({
+  name: Schema.String.pipe(
+    Schema.pattern(CONSUMER_NAME_PATTERN, { message: () => "must be a consumer name: letters, digits and _ . : - (at most 200)" })
+  )
+})
 
 export class EventsApi extends HttpApiGroup.make("events")
   .add(HttpApiEndpoint.get("types", "/events/types").addSuccess(EventTypeList).middleware(RequireViewer))
