@@ -242,8 +242,13 @@ describe.runIf(process.env.TEST_DATABASE_URL !== undefined && process.env.TEST_D
       await declare(a)
       await declare(b)
       const seen: Array<{ instance: string; n: number }> = []
+      let broken = true
       const record = (instance: string) => (event: StoredEvent) =>
-        Effect.sync(() => n(event) !== undefined && void seen.push({ instance, n: n(event)! }))
+        Effect.suspend(() => {
+          if (n(event) === 500 && broken) return Effect.fail(new Error("poison"))
+          if (n(event) !== undefined) seen.push({ instance, n: n(event)! })
+          return Effect.void
+        })
       const ca = await consumer(a, "test.shared", record("a"))
       const cb = await consumer(b, "test.shared", record("b"))
       try {
@@ -261,6 +266,19 @@ describe.runIf(process.env.TEST_DATABASE_URL !== undefined && process.env.TEST_D
         expect((await api(a, a.adminToken).post("/api/v1/events/consumers/test.shared/start")).status).toBe(200)
         await until(() => seen.filter((s) => s.n >= 400).length === 2, "events 400 and 401")
         expect(seen).toHaveLength(22)
+
+        // A dead letter is replayed by whichever instance runs the consumer, whichever instance is asked.
+        await append(a, 500)
+        await append(a, 501)
+        await until(() => seen.some((s) => s.n === 501), "event 501")
+        const [letter] = (await api(b, opB).get("/api/v1/events/dead-letters?consumer=test.shared")).body.dead_letters
+        expect(letter).toMatchObject({ attempts: 5, last_error: "poison" })
+        broken = false
+        const replayed = await api(b, opB).post(`/api/v1/events/dead-letters/${letter.id}/replay`)
+        expect(replayed.status).toBe(200)
+        expect(replayed.body.outcome).toBe("delivered")
+        expect(seen.filter((s) => s.n === 500)).toHaveLength(1)
+        expect(seen).toHaveLength(24)
       } finally {
         await ca.close()
         await cb.close()
