@@ -214,6 +214,9 @@ describe("stopping and starting", () => {
       await until(() => delivered.includes(201), "event 201")
       expect(delivered).toEqual([200, 201])
 
+      // One instance runs a consumer once: a second loop would share its lease.
+      await expect(consumer(server, "test.stoppable", () => Effect.void)).rejects.toThrow(/event consumer test.stoppable is already running in this instance/)
+
       // The same through the handle the library returns.
       await server.run(c.handle.stop)
       expect((await server.run(c.handle.status)).running).toBe(false)

@@ -274,6 +274,8 @@ export class Events extends Effect.Service<Events>()("@itl-attestation/core/Even
         const maxRetryDelay = Duration.decode(options.maxRetryDelay ?? "10 seconds")
         const poll = Duration.decode(options.pollInterval ?? "2 seconds")
         const leaseSeconds = Duration.toSeconds(options.leaseDuration ?? "30 seconds")
+        // Two loops of one name in one instance would share its lease and process the same events concurrently.
+        if (nudges.has(name)) return yield* Effect.dieMessage(`event consumer ${name} is already running in this instance`)
         const wake = yield* subscribe
         const nudge = yield* Queue.sliding<void>(1)
         nudges.set(name, nudge)

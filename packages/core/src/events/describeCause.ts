@@ -13,7 +13,8 @@ export const describeCause = (cause: Cause.Cause<unknown>): string => {
   let text: string
   if (error instanceof Error) {
     const tag = (error as { _tag?: unknown })._tag
-    text = typeof tag === "string" && tag !== error.message ? `${tag}: ${error.message}` : error.message || error.name
+    const message = error.message.trim()
+    text = typeof tag === "string" && tag !== message ? (message === "" ? tag : `${tag}: ${message}`) : message || error.name
   } else if (typeof error === "object" && error !== null) {
     const { _tag: tag, message } = error as { _tag?: unknown; message?: unknown }
     text = [typeof tag === "string" ? tag : undefined, typeof message === "string" ? message : undefined]
