@@ -93,10 +93,8 @@ const EventRecorder = Layer.scopedDiscard(
       name: "test_notes.recorder",
       startAt: "beginning",
       pollInterval: "200 millis",
-      handle: (batch) =>
-        Effect.forEach(batch, (event) =>
-          sql`INSERT INTO extension_test_notes_seen (seq, event_type) VALUES (${event.seq}, ${event.event_type})`
-        ).pipe(Effect.orDie)
+      handle: (event) =>
+        sql`INSERT INTO extension_test_notes_seen (seq, event_type) VALUES (${event.seq}, ${event.event_type})`.pipe(Effect.orDie)
     })
   })
 )

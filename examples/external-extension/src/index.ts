@@ -7,6 +7,7 @@
 import { defineExtension, serveApi } from "@itl-attestation/core"
 import { Layer } from "effect"
 import { ApprovalCounter } from "./ApprovalCounter.js"
+import { inventoryEvents } from "./events.js"
 import { inventoryScopes } from "./scopes.js"
 import { InventoryApi } from "./InventoryApi.js"
 import { InventoryHttp } from "./InventoryHttp.js"
@@ -21,7 +22,7 @@ export const inventoryExtension = defineExtension({
   core: "^2.0.0",
   migrations,
   scopes: inventoryScopes,
-  events: [{ type: "example_inventory.tag_set", description: "A machine's inventory tag was set or changed" }],
+  events: inventoryEvents,
   layer: Layer.merge(InventoryService.Default, ApprovalCounter),
   apis: [serveApi(InventoryApi, InventoryHttp)]
 })

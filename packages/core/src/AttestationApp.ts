@@ -25,7 +25,9 @@ import { embed, type EmbeddingOptions } from "./embedding/embed.js"
 import { MountPrefix } from "./embedding/prefix.js"
 import { Enrollment } from "./enrollment/Enrollment.js"
 import { EventBus } from "./events/EventBus.js"
+import { EventCatalog } from "./events/EventCatalog.js"
 import { Events } from "./events/Events.js"
+import { EventsHttp } from "./events/EventsHttp.js"
 import { CORE_VERSION, type Extension, type ExtensionInfo, serveApi } from "./extensions/Extension.js"
 import { type ExtensionFailure, ExtensionRegistry } from "./extensions/ExtensionRegistry.js"
 import { hostEnvironmentLayer } from "./extensions/HostEnvironment.js"
@@ -81,7 +83,7 @@ export const CoreServicesLive = Layer.mergeAll(
   Layer.provideMerge(Layer.mergeAll(AuditLog.Default, MachineRepo.Default)),
   // The core's scopes are known before any API is served or token created.
   Layer.provideMerge(Layer.effectDiscard(Effect.flatMap(ScopeRegistry, (registry) => registry.register("core", coreScopes))).pipe(Layer.provideMerge(ScopeRegistry.Default))),
-  Layer.provideMerge(Layer.mergeAll(Events.Default, ExtensionRegistry.Default, RequestObservers.Default, hostEnvironmentLayer(CORE_VERSION))),
+  Layer.provideMerge(Layer.mergeAll(Events.Default, EventCatalog.Default, ExtensionRegistry.Default, RequestObservers.Default, hostEnvironmentLayer(CORE_VERSION))),
   Layer.provideMerge(DatabaseReady),
   // The keyring first: a missing or malformed master key stops the start before any connection is made.
   Layer.provideMerge(KeyringLive),
@@ -93,7 +95,7 @@ const Bootstrap = Layer.effect(AdminBootstrap, Effect.flatMap(OperatorTokens, (t
 /** The core's own API, served like an extension's: its handlers under the core pipeline. */
 const CoreServed = serveApi(
   CoreApi,
-  Layer.mergeAll(SystemHttp, MachineRegistrationHttp, AttestationHttp, MachineSelfHttp, MachineHttp, PcrPolicyHttp, OperatorHttp, AuditHttp, KeyringHttp)
+  Layer.mergeAll(SystemHttp, MachineRegistrationHttp, AttestationHttp, MachineSelfHttp, MachineHttp, PcrPolicyHttp, OperatorHttp, AuditHttp, KeyringHttp, EventsHttp)
 )
 
 /**

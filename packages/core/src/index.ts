@@ -10,7 +10,6 @@ export {
   CORE_VERSION,
   defineExtension,
   EXTENSION_CONTRACT,
-  type EventDeclaration,
   type Extension,
   type ExtensionDefinition,
   type ExtensionInfo,
@@ -33,7 +32,7 @@ export { type ApiPipelineOptions, renderCoreProblem } from "./http/ApiPipeline.j
 export { CoreDecodeError, type DecodeErrorSchema } from "./http/DecodeErrors.js"
 export type { Problem } from "./http/Problem.js"
 export { Events, type ConsumerOptions } from "./events/Events.js"
-export { DomainEvent, StoredEvent, CoreEventType, EventType } from "./events/Event.js"
+export { DomainEvent, StoredEvent, EventType } from "./events/Event.js"
 export { AuditLog, type AuditRecord } from "./audit/AuditLog.js"
 export { AuditEntry, AuditPage, AuditVerification, type Actor, systemActor } from "./audit/AuditEntry.js"
 export { Keyring, KeyringError, type Sealed, makeKeyring, keyIdOf } from "./keyring/Keyring.js"
@@ -71,3 +70,8 @@ export { authorized, actorOf, type Authorized, type AuthorizedIdentity } from ".
 export { requireScope, policyLayer, requiredScopes, scopeOf, type PolicyMiddleware, type PolicyTag } from "./authorization/Policy.js"
 export * from "./authorization/coreScopes.js"
 export { MachineOwner, type MachineOwnerShape } from "./authorization/MachineOwner.js"
+export { ConsumerStatus, type ConsumerHandle } from "./events/Events.js"
+export { defineEvent, type EventDefinition } from "./events/EventDefinition.js"
+export { EventCatalog, EventCatalogError, type CatalogEntry } from "./events/EventCatalog.js"
+export { coreEvents } from "./events/coreEvents.js"
+export { EventsApi, EventTypeInfo, EventTypeList, ConsumerList, DeadLetter, DeadLetterPage, ReplayOutcome, ReplayPending } from "./events/EventsApi.js"

@@ -4,6 +4,7 @@ import { Layer } from "effect"
 import { MachineSecrets } from "./MachineSecrets.js"
 import { migrations } from "./migrations.js"
 import { SecretVaultApi } from "./SecretVaultApi.js"
+import { secretVaultEvents } from "./events.js"
 import { secretVaultScopes } from "./scopes.js"
 import { SecretVaultHttp } from "./SecretVaultHttp.js"
 import { SharedKeyringLive } from "./SharedKeyring.js"
@@ -16,6 +17,7 @@ export const secretVault = defineExtension({
   core: "^2.0.0",
   migrations,
   scopes: secretVaultScopes,
+  events: secretVaultEvents,
   // The shared-key check runs when the services are built, before any route exists.
   layer: Layer.mergeAll(MachineSecrets.Default, SharedSecrets.Default).pipe(Layer.provide(SharedKeyringLive)),
   apis: [serveApi(SecretVaultApi, SecretVaultHttp)]
@@ -26,3 +28,4 @@ export { SecretVaultApi } from "./SecretVaultApi.js"
 export * from "./Secret.js"
 export { hkdfKeyForFingerprint, HKDF_INFO, HKDF_SALT } from "./delivery.js"
 export { secretVaultScopes, SecretsRead, SecretsWrite, SecretsAdmin } from "./scopes.js"
+export { secretVaultEvents } from "./events.js"

@@ -23,6 +23,7 @@ import semver from "semver"
 import type { MigrationSet } from "../db/Migrations.js"
 import type { ApiPipelineOptions } from "../http/ApiPipeline.js"
 import type { ScopeDefinition } from "../authorization/Scope.js"
+import type { EventDefinition } from "../events/EventDefinition.js"
 import type { EndpointMiddleware, ExtensionContext } from "./ExtensionContext.js"
 
 /** The version of this package: what an extension's `core` range is checked against. */
@@ -50,12 +51,6 @@ export const serveApi = <Id extends string, Groups extends HttpApiGroup.HttpApiG
   pipeline: ApiPipelineOptions = {}
 ): ServedApi<HR | R> => ({ _tag: "ServedApi", api: api as unknown as HttpApi.HttpApi.AnyWithProps, handlers, pipeline })
 
-export interface EventDeclaration {
-  /** `<namespace>.<event>`, e.g. `pulumi_state.update_completed`. */
-  readonly type: string
-  readonly description: string
-}
-
 export interface ExtensionDefinition<ROut> {
   /** snake_case and unique, e.g. `secret_vault`; names its migration table `migrations_<name>`. */
   readonly name: string
@@ -68,7 +63,8 @@ export interface ExtensionDefinition<ROut> {
   readonly migrations?: MigrationSet
   /** Its scopes (`defineScope`), registered before its migrations run; token creation accepts them. */
   readonly scopes?: ReadonlyArray<ScopeDefinition>
-  readonly events?: ReadonlyArray<EventDeclaration>
+  /** The event types it appends (`defineEvent`, with a payload schema), registered in the event catalog before its migrations. */
+  readonly events?: ReadonlyArray<EventDefinition>
   /** Services and background fibers. Its services are available to the handlers. */
   readonly layer?: Layer.Layer<ROut, unknown, ExtensionContext>
   readonly apis?: ReadonlyArray<ServedApi<ROut | ExtensionContext | EndpointMiddleware>>

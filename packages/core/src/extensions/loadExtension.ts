@@ -16,6 +16,7 @@ import { AppConfig } from "../config/AppConfig.js"
 import { apiUnder, pipelineMiddleware, resolvePipeline } from "../http/ApiPipeline.js"
 import { policyLayer } from "../authorization/Policy.js"
 import { ScopeRegistry } from "../authorization/ScopeRegistry.js"
+import { EventCatalog } from "../events/EventCatalog.js"
 import { OperatorAuthenticatorLive } from "../operators/Authentication.js"
 import { MachineAuthenticationLive } from "../sessions/MachineAuthentication.js"
 import { type Extension, FatalExtensionError, incompatibility, isFatalExtensionError, type ServedApi } from "./Extension.js"
@@ -64,11 +65,17 @@ export const loadExtension = (extension: Extension) => {
           const services = extension.layer ?? Layer.empty
           // Services first, routes last: a layer that fails leaves no half-registered routes behind.
           const all = Layer.mergeAll(Layer.empty, ...apis.map(({ routes }) => routes)).pipe(Layer.provideMerge(services))
-          // Its scopes are known before its migrations run and its policies are built.
-          const scopes = Layer.effectDiscard(Effect.flatMap(ScopeRegistry, (registry) => registry.register(extension.name, extension.scopes ?? [])))
+          // Its scopes and event types are declared before its migrations run: a duplicate or malformed
+          // declaration leaves it out before it touches the database.
+          const declarations = Layer.effectDiscard(
+            Effect.zipRight(
+              Effect.flatMap(ScopeRegistry, (registry) => registry.register(extension.name, extension.scopes ?? [])),
+              Effect.flatMap(EventCatalog, (catalog) => catalog.register(extension.name, extension.events ?? []))
+            )
+          )
           return all.pipe(
             Layer.provide(Layer.effectDiscard(runMigrations(extension.name, extension.migrations ?? {}))),
-            Layer.provide(scopes),
+            Layer.provide(declarations),
             Layer.tap(() =>
               Effect.flatMap(ExtensionRegistry, (registry) =>
                 registry.markLoaded({
@@ -91,6 +98,7 @@ export const loadExtension = (extension: Extension) => {
           if (Option.isSome(fatal)) return yield* new FatalExtensionError({ message: `${extension.name}: ${fatal.value.message}` })
           // Nothing of a failed extension stays declared.
           yield* Effect.flatMap(ScopeRegistry, (registry) => registry.unregister(extension.name))
+          yield* Effect.flatMap(EventCatalog, (catalog) => catalog.unregister(extension.name))
           const failure = { name: extension.name, reason: describeFailure(cause) }
           yield* Effect.logError(extensionFailureLine(failure))
           yield* Effect.flatMap(ExtensionRegistry, (registry) => registry.markFailed(failure))
