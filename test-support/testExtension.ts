@@ -9,19 +9,23 @@ import { SqlClient } from "@effect/sql"
 import {
   actorOf,
   AuditedChanges,
-  Authentication,
+  authorized,
   defineExtension,
+  defineScope,
   EventBus,
   FatalExtensionError,
   Forbidden,
   MachineDirectory,
   MachineId,
   NotFound,
-  requireRole,
+  requireScope,
   serveApi,
   sqlDefect
 } from "@itl-attestation/core"
 import { Effect, Layer, Option, Schema } from "effect"
+
+const NotesRead = defineScope({ name: "test_notes:read", description: "Read notes", grantedTo: "viewer" })
+const NotesWrite = defineScope({ name: "test_notes:write", description: "Add notes", grantedTo: "operator" })
 
 class Note extends Schema.Class<Note>("Note")({ id: Schema.Number, machine_id: Schema.String, text: Schema.String }) {}
 
@@ -32,14 +36,15 @@ class NotesGroup extends HttpApiGroup.make("notes")
       .setPayload(Schema.Struct({ text: Schema.String.pipe(Schema.minLength(1)) }))
       .addSuccess(Note, { status: 201 })
       .addError(NotFound)
+      .middleware(requireScope(NotesWrite))
   )
   .add(
     HttpApiEndpoint.get("list", "/test-notes/machines/:id/notes")
       .setPath(Schema.Struct({ id: MachineId }))
       .addSuccess(Schema.Struct({ notes: Schema.Array(Note), total: Schema.Number }))
+      .middleware(requireScope(NotesRead))
   )
   .addError(Forbidden)
-  .middleware(Authentication)
   .prefix("/api/v1") {}
 
 export class NotesApi extends HttpApi.make("test_notes").add(NotesGroup) {}
@@ -52,7 +57,7 @@ class NotesService extends Effect.Service<NotesService>()("test/NotesService", {
     return {
       add: (machineId: string, text: string) =>
         Effect.gen(function* () {
-          const operator = yield* requireRole("viewer")
+          const operator = yield* authorized(NotesWrite)
           if (Option.isNone(yield* machines.get(machineId))) return yield* new NotFound({ message: `machine ${machineId} not found` })
           const row = yield* changes.run(
             actorOf(operator),
@@ -63,7 +68,7 @@ class NotesService extends Effect.Service<NotesService>()("test/NotesService", {
         }).pipe(sqlDefect),
       list: (machineId: string) =>
         Effect.gen(function* () {
-          yield* requireRole("viewer")
+          yield* authorized(NotesRead)
           const rows = yield* sql<Note>`SELECT id, machine_id, text FROM extension_test_notes WHERE machine_id = ${machineId} ORDER BY id`
           return { notes: rows.map((r) => new Note(r)), total: rows.length }
         }).pipe(sqlDefect)
@@ -88,10 +93,8 @@ const EventRecorder = Layer.scopedDiscard(
       name: "test_notes.recorder",
       startAt: "beginning",
       pollInterval: "200 millis",
-      handle: (batch) =>
-        Effect.forEach(batch, (event) =>
-          sql`INSERT INTO extension_test_notes_seen (seq, event_type) VALUES (${event.seq}, ${event.event_type})`
-        ).pipe(Effect.orDie)
+      handle: (event) =>
+        sql`INSERT INTO extension_test_notes_seen (seq, event_type) VALUES (${event.seq}, ${event.event_type})`.pipe(Effect.orDie)
     })
   })
 )
@@ -101,6 +104,7 @@ export const notesExtension = defineExtension({
   version: "1.2.3",
   description: "Notes on machines (test extension)",
   core: "^2.0.0",
+  scopes: [NotesRead, NotesWrite],
   migrations: {
     "0001_create_notes": Effect.flatMap(SqlClient.SqlClient, (sql) =>
       sql`CREATE TABLE extension_test_notes (

@@ -3,9 +3,10 @@
  * value, and the server serves it with the handlers in InventoryHttp.ts.
  */
 import { HttpApi, HttpApiEndpoint, HttpApiGroup } from "@effect/platform"
-import { Forbidden, MachineId, NotFound, RequireOperator, RequireViewer } from "@itl-attestation/core"
+import { Forbidden, MachineId, NotFound, requireScope } from "@itl-attestation/core"
 import { Schema } from "effect"
 import { ApprovalStats, InventoryList, InventoryTag, SetTag } from "./Inventory.js"
+import { InventoryRead, InventoryWrite } from "./scopes.js"
 
 export class InventoryGroup extends HttpApiGroup.make("inventory")
   .add(
@@ -14,10 +15,10 @@ export class InventoryGroup extends HttpApiGroup.make("inventory")
       .setPayload(SetTag)
       .addSuccess(InventoryTag)
       .addError(NotFound)
-      .middleware(RequireOperator)
+      .middleware(requireScope(InventoryWrite))
   )
-  .add(HttpApiEndpoint.get("list", "/example-inventory/tags").addSuccess(InventoryList).middleware(RequireViewer))
-  .add(HttpApiEndpoint.get("stats", "/example-inventory/stats").addSuccess(ApprovalStats).middleware(RequireViewer))
+  .add(HttpApiEndpoint.get("list", "/example-inventory/tags").addSuccess(InventoryList).middleware(requireScope(InventoryRead)))
+  .add(HttpApiEndpoint.get("stats", "/example-inventory/stats").addSuccess(ApprovalStats).middleware(requireScope(InventoryRead)))
   .addError(Forbidden)
   .prefix("/api/v1") {}
 

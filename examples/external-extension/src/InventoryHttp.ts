@@ -1,6 +1,5 @@
 /** The handlers: each calls the service, nothing else. */
 import { HttpApiBuilder } from "@effect/platform"
-import { CurrentOperator } from "@itl-attestation/core"
 import { Effect } from "effect"
 import { InventoryApi } from "./InventoryApi.js"
 import { InventoryService } from "./InventoryService.js"
@@ -8,7 +7,7 @@ import { InventoryService } from "./InventoryService.js"
 export const InventoryHttp = HttpApiBuilder.group(InventoryApi, "inventory", (handlers) =>
   Effect.map(InventoryService, (inventory) =>
     handlers
-      .handle("setTag", ({ path, payload }) => Effect.flatMap(CurrentOperator, (operator) => inventory.setTag(operator, path.id, payload.tag)))
+      .handle("setTag", ({ path, payload }) => inventory.setTag(path.id, payload.tag))
       .handle("list", () => inventory.list())
       .handle("stats", () => inventory.stats())
   )

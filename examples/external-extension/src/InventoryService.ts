@@ -4,9 +4,10 @@
  * its audit row and its event commit together or not at all.
  */
 import { SqlClient, SqlSchema } from "@effect/sql"
-import { actorOf, AuditedChanges, MachineDirectory, MachineId, NotFound, type OperatorIdentity, sqlDefect } from "@itl-attestation/core"
+import { actorOf, AuditedChanges, authorized, MachineDirectory, MachineId, NotFound, sqlDefect } from "@itl-attestation/core"
 import { Effect, Schema } from "effect"
 import { ApprovalStats, InventoryList, InventoryTag } from "./Inventory.js"
+import { InventoryRead, InventoryWrite } from "./scopes.js"
 
 /** A row as the database returns it; the timestamp is rendered as ISO 8601 for the API. */
 const TagRow = Schema.Struct({
@@ -45,7 +46,9 @@ export class InventoryService extends Effect.Service<InventoryService>()("@itl-e
     })
 
     return {
-      setTag: Effect.fn("InventoryService.setTag")(function* (operator: OperatorIdentity, machineId: string, tag: string) {
+      setTag: Effect.fn("InventoryService.setTag")(function* (machineId: string, tag: string) {
+        // The proof the endpoint's policy gives: a handler without `requireScope(InventoryWrite)` does not compile.
+        const operator = yield* authorized(InventoryWrite)
         if (!(yield* machines.exists(machineId))) return yield* new NotFound({ message: `machine ${machineId} not found` })
         const row = yield* changes.run(actorOf(operator), upsert({ machineId, tag, by: operator.name }), (saved) => ({
           action: "example_inventory.tag_set",
@@ -57,10 +60,12 @@ export class InventoryService extends Effect.Service<InventoryService>()("@itl-e
         return toTag(row)
       }, (self) => self.pipe(Effect.catchTags({ ParseError: Effect.die, NoSuchElementException: Effect.die }), sqlDefect)),
       list: Effect.fn("InventoryService.list")(function* () {
+        yield* authorized(InventoryRead)
         const rows = yield* all(undefined)
         return new InventoryList({ tags: rows.map(toTag), total: rows.length })
       }, (self) => self.pipe(Effect.catchTag("ParseError", Effect.die), sqlDefect)),
       stats: Effect.fn("InventoryService.stats")(function* () {
+        yield* authorized(InventoryRead)
         const [row] = yield* sql<{ readonly n: number | string }>`SELECT count(*) AS n FROM extension_example_inventory_approvals`
         return new ApprovalStats({ approvals_seen: Number(row?.n ?? 0) })
       }, sqlDefect)

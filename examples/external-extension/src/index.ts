@@ -7,6 +7,8 @@
 import { defineExtension, serveApi } from "@itl-attestation/core"
 import { Layer } from "effect"
 import { ApprovalCounter } from "./ApprovalCounter.js"
+import { inventoryEvents } from "./events.js"
+import { inventoryScopes } from "./scopes.js"
 import { InventoryApi } from "./InventoryApi.js"
 import { InventoryHttp } from "./InventoryHttp.js"
 import { InventoryService } from "./InventoryService.js"
@@ -19,8 +21,8 @@ export const inventoryExtension = defineExtension({
   // The core this was built and tested against; a core outside the range refuses to load it.
   core: "^2.0.0",
   migrations,
-  scopes: [{ name: "example_inventory:write", description: "Set a machine's inventory tag", grantedTo: "operator" }],
-  events: [{ type: "example_inventory.tag_set", description: "A machine's inventory tag was set or changed" }],
+  scopes: inventoryScopes,
+  events: inventoryEvents,
   layer: Layer.merge(InventoryService.Default, ApprovalCounter),
   apis: [serveApi(InventoryApi, InventoryHttp)]
 })

@@ -109,13 +109,24 @@ describe("attestation CLI", () => {
     expect(table.stdout).toMatch(/^token: \S+$/m)
   })
 
+  it("creates a token limited to scopes (--scopes a,b); an unknown scope is one 400 line", async () => {
+    const created = json(
+      await asAdmin(["-o", "json", "operator", "token", "create", "--name", "reader", "--role", "operator", "--scopes", "machines:read, audit:read"])
+    )
+    expect(created).toMatchObject({ name: "reader", role: "operator", scopes: ["audit:read", "machines:read"] })
+    const [list, approve] = await Promise.all([as(created.token, ["-o", "json", "machine", "list"]), as(created.token, ["machine", "approve", node2])])
+    expect(json(list).total).toBe(2)
+    expectOneLineError(approve, /403/, /machines:write/)
+    expectOneLineError(await asAdmin(["operator", "token", "create", "--name", "x", "--role", "viewer", "--scopes", "machines:fly"]), /400/, /scopes\[0\]/)
+  })
+
   it("lists and revokes tokens; a revoked token gets a 401", async () => {
     const [listed, asTable] = await Promise.all([asAdmin(["-o", "json", "operator", "token", "list"]), asAdmin(["operator", "token", "list"])])
     const tokens = json(listed).tokens as ReadonlyArray<{ id: string; name: string; role: string }>
     expect(tokens.find((t) => t.id === viewerId)).toMatchObject({ name: "ci", role: "viewer" })
     expect(JSON.stringify(tokens)).not.toContain(viewerToken)
-    expect(asTable.stdout.split("\n")[0]).toMatch(/^ID\s+NAME\s+ROLE\s+CREATED_AT\s+LAST_USED_AT\s+REVOKED_AT$/)
-    expect(asTable.stdout).toMatch(new RegExp(`^${viewerId}\\s+ci\\s+viewer\\s`, "m"))
+    expect(asTable.stdout.split("\n")[0]).toMatch(/^ID\s+NAME\s+ROLE\s+SCOPES\s+CREATED_AT\s+LAST_USED_AT\s+REVOKED_AT$/)
+    expect(asTable.stdout).toMatch(new RegExp(`^${viewerId}\\s+ci\\s+viewer\\s+all\\s`, "m"))
 
     const revoked = json(await asAdmin(["-o", "json", "operator", "token", "revoke", viewerId]))
     expect(revoked.revoked_at).not.toBeNull()

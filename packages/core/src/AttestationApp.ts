@@ -20,15 +20,20 @@ import { CoreApi } from "./CoreApi.js"
 import { coreMigrations } from "./db/coreMigrations.js"
 import { DatabaseInfo, type DatabaseInfoShape, DatabaseLive } from "./db/Database.js"
 import { runMigrations } from "./db/Migrations.js"
+import { withDatabase } from "./embedding/database.js"
+import { embed, type EmbeddingOptions } from "./embedding/embed.js"
+import { MountPrefix } from "./embedding/prefix.js"
 import { Enrollment } from "./enrollment/Enrollment.js"
 import { EventBus } from "./events/EventBus.js"
+import { EventCatalog } from "./events/EventCatalog.js"
 import { Events } from "./events/Events.js"
+import { EventsHttp } from "./events/EventsHttp.js"
 import { CORE_VERSION, type Extension, type ExtensionInfo, serveApi } from "./extensions/Extension.js"
 import { type ExtensionFailure, ExtensionRegistry } from "./extensions/ExtensionRegistry.js"
 import { hostEnvironmentLayer } from "./extensions/HostEnvironment.js"
 import { loadExtension, servedApi } from "./extensions/loadExtension.js"
 import { pipelineMiddleware, resolvePipeline } from "./http/ApiPipeline.js"
-import { withRequiredRoles } from "./http/openApiRoles.js"
+import { withPolicies } from "./http/openApiPolicies.js"
 import { CurrentRequest, requestContextLayer } from "./http/RequestContext.js"
 import { RequestObservers } from "./http/RequestObservers.js"
 import { KeyringLive } from "./keyring/Keyring.js"
@@ -39,6 +44,8 @@ import { MachineHttp, MachineRegistrationHttp } from "./machines/MachineHttp.js"
 import { MachineRepo } from "./machines/MachineRepo.js"
 import { Machines } from "./machines/Machines.js"
 import { MachineSessions } from "./sessions/MachineSessions.js"
+import { coreScopes } from "./authorization/coreScopes.js"
+import { ScopeRegistry } from "./authorization/ScopeRegistry.js"
 import { OperatorHttp } from "./operators/OperatorHttp.js"
 import { OperatorTokens } from "./operators/OperatorTokens.js"
 import { SystemHttp } from "./system/SystemHttp.js"
@@ -74,7 +81,9 @@ export const CoreServicesLive = Layer.mergeAll(
   EventBus.Default
 ).pipe(
   Layer.provideMerge(Layer.mergeAll(AuditLog.Default, MachineRepo.Default)),
-  Layer.provideMerge(Layer.mergeAll(Events.Default, ExtensionRegistry.Default, RequestObservers.Default, hostEnvironmentLayer(CORE_VERSION))),
+  // The core's scopes are known before any API is served or token created.
+  Layer.provideMerge(Layer.effectDiscard(Effect.flatMap(ScopeRegistry, (registry) => registry.register("core", coreScopes))).pipe(Layer.provideMerge(ScopeRegistry.Default))),
+  Layer.provideMerge(Layer.mergeAll(Events.Default, EventCatalog.Default, ExtensionRegistry.Default, RequestObservers.Default, hostEnvironmentLayer(CORE_VERSION))),
   Layer.provideMerge(DatabaseReady),
   // The keyring first: a missing or malformed master key stops the start before any connection is made.
   Layer.provideMerge(KeyringLive),
@@ -86,7 +95,7 @@ const Bootstrap = Layer.effect(AdminBootstrap, Effect.flatMap(OperatorTokens, (t
 /** The core's own API, served like an extension's: its handlers under the core pipeline. */
 const CoreServed = serveApi(
   CoreApi,
-  Layer.mergeAll(SystemHttp, MachineRegistrationHttp, AttestationHttp, MachineSelfHttp, MachineHttp, PcrPolicyHttp, OperatorHttp, AuditHttp, KeyringHttp)
+  Layer.mergeAll(SystemHttp, MachineRegistrationHttp, AttestationHttp, MachineSelfHttp, MachineHttp, PcrPolicyHttp, OperatorHttp, AuditHttp, KeyringHttp, EventsHttp)
 )
 
 /**
@@ -111,7 +120,10 @@ const docsRoutes = (coreApi: HttpApi.HttpApi.Any) =>
       const loaded = yield* registry.loaded
       let api = coreApi as HttpApi.HttpApi.AnyWithProps
       for (const extension of loaded) for (const extra of extension.apis) api = api.addHttpApi(extra as HttpApi.HttpApi.AnyWithProps)
-      const spec = withRequiredRoles(OpenApi.fromApi(api), api)
+      // Mounted under a prefix, the documents name the paths as served (embedding/prefix.ts).
+      const prefix = yield* MountPrefix
+      if (prefix !== "") api = api.prefix(prefix as `/${string}`)
+      const spec = withPolicies(OpenApi.fromApi(api), api)
       return Layer.mergeAll(
         HttpLayerRouter.add("GET", "/openapi.json", HttpServerResponse.unsafeJson(spec)),
         // Served inline, with no fonts from Scalar's CDN: the page works offline and under a strict CSP (http/responseHeaders.ts).
@@ -134,7 +146,7 @@ const Report = Layer.effect(
   })
 )
 
-export interface AttestationAppOptions {
+export interface AttestationAppOptions extends EmbeddingOptions {
   readonly extensions: ReadonlyArray<Extension>
   /** One Info log line per request (default true). */
   readonly accessLog?: boolean
@@ -148,7 +160,7 @@ export interface AttestationAppOptions {
 export const layer = (options: AttestationAppOptions) =>
   Layer.unwrapEffect(
     Effect.map(AppConfig, (config) => {
-      const core = servedApi(CoreServed, config)
+      const core = servedApi(CoreServed, "core", config)
       const corePipeline = pipelineMiddleware(resolvePipeline({}, config))
       const extensions = Layer.mergeAll(Layer.empty, ...options.extensions.map(loadExtension))
       const late = Layer.merge(docsRoutes(core.api).pipe(Layer.provide(corePipeline.layer)), Report).pipe(Layer.provide(extensions))
@@ -157,11 +169,19 @@ export const layer = (options: AttestationAppOptions) =>
         Layer.provideMerge(CoreServicesLive)
       )
     })
-  )
+  ).pipe(embed(options))
 
 /**
  * The platform as a `(Request) => Promise<Response>` handler, for embedding in
  * any server that speaks the Fetch API. Call `dispose` on shutdown.
  */
-export const toWebHandler = (options: AttestationAppOptions & { readonly config: Layer.Layer<AppConfig> }) =>
-  HttpLayerRouter.toWebHandler(layer({ accessLog: false, ...options }).pipe(Layer.provide(options.config)), { disableLogger: true })
+export const toWebHandler = (options: AttestationAppOptions & { readonly config?: Layer.Layer<AppConfig> }) =>
+  HttpLayerRouter.toWebHandler(layer({ accessLog: false, ...options }).pipe(Layer.provide(options.config ?? AppConfig.Default)), { disableLogger: true })
+
+/**
+ * The core services without HTTP (Machines, OperatorTokens, AuditLog, …), for
+ * an application's own Effect program. Requires `AppConfig`; the services
+ * check roles against a `CurrentOperator` the caller provides.
+ */
+export const services = (options: Pick<AttestationAppOptions, "database"> = {}) =>
+  CoreServicesLive.pipe(withDatabase(options.database))

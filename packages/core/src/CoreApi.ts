@@ -2,6 +2,7 @@
 import { HttpApi, OpenApi } from "@effect/platform"
 import { AttestationApi, MachineSelfApi, PcrPolicyApi } from "./attestation/AttestationApi.js"
 import { AuditApi } from "./audit/AuditApi.js"
+import { EventsApi } from "./events/EventsApi.js"
 import { strictPayloads } from "./http/strictPayloads.js"
 import { KeyringApi } from "./keyring/KeyringApi.js"
 import { MachineApi, MachineRegistrationApi } from "./machines/MachineApi.js"
@@ -19,6 +20,7 @@ export class CoreApi extends strictPayloads(
     .add(OperatorApi)
     .add(AuditApi)
     .add(KeyringApi)
+    .add(EventsApi)
     .annotate(OpenApi.Title, "ITL Attestation Platform")
     .annotate(OpenApi.Description, "TPM 2.0 machine attestation: registry, lifecycle, audit, extensions")
 ) {}

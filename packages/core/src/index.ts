@@ -10,7 +10,6 @@ export {
   CORE_VERSION,
   defineExtension,
   EXTENSION_CONTRACT,
-  type EventDeclaration,
   type Extension,
   type ExtensionDefinition,
   type ExtensionInfo,
@@ -18,7 +17,6 @@ export {
   incompatibility,
   isExtension,
   isFatalExtensionError,
-  type ScopeDeclaration,
   serveApi,
   type ServedApi
 } from "./extensions/Extension.js"
@@ -34,7 +32,7 @@ export { type ApiPipelineOptions, renderCoreProblem } from "./http/ApiPipeline.j
 export { CoreDecodeError, type DecodeErrorSchema } from "./http/DecodeErrors.js"
 export type { Problem } from "./http/Problem.js"
 export { Events, type ConsumerOptions } from "./events/Events.js"
-export { DomainEvent, StoredEvent, CoreEventType, EventType } from "./events/Event.js"
+export { DomainEvent, StoredEvent, EventType } from "./events/Event.js"
 export { AuditLog, type AuditRecord } from "./audit/AuditLog.js"
 export { AuditEntry, AuditPage, AuditVerification, type Actor, systemActor } from "./audit/AuditEntry.js"
 export { Keyring, KeyringError, type Sealed, makeKeyring, keyIdOf } from "./keyring/Keyring.js"
@@ -44,9 +42,9 @@ export { KeyringApi, MasterKeyRewrapResult, RewrapRequest } from "./keyring/Keyr
 export * from "./http/ApiError.js"
 export { strictPayloads } from "./http/strictPayloads.js"
 export { paginationParams, pageParams, pageOf, DEFAULT_LIMIT, type Page } from "./http/Pagination.js"
-export { Authentication, ClientCertificateSubject, RequireAdmin, RequireOperator, RequireViewer, requiredRole } from "./operators/Authentication.js"
-export { CurrentOperator, type OperatorIdentity, Role, roleAtLeast, OperatorToken, CreatedOperatorToken, OperatorTokenList, CreateOperatorToken } from "./operators/Operator.js"
-export { OperatorTokens, requireRole, actorOf } from "./operators/OperatorTokens.js"
+export { ClientCertificateSubject, OperatorAuthenticator } from "./operators/Authentication.js"
+export { type OperatorIdentity, Role, roleAtLeast, OperatorToken, CreatedOperatorToken, OperatorTokenList, CreateOperatorToken } from "./operators/Operator.js"
+export { OperatorTokens } from "./operators/OperatorTokens.js"
 export { Machines } from "./machines/Machines.js"
 export { MachineRepo } from "./machines/MachineRepo.js"
 export { Machine, MachinePage, MachineStatus, MachineId, RegisterMachine, Registration, NewRegistration, RegisteredMachine, TransitionRequest, Hostname, Hardware, HardwareInput } from "./machines/Machine.js"
@@ -63,6 +61,20 @@ export { Enrollment } from "./enrollment/Enrollment.js"
 export { CredentialChallenge, ActivateCredential } from "./machines/Machine.js"
 export * as Tpm from "./tpm/index.js"
 export { checkQuote, checkSigned, parseEvidence, type ParsedEvidence, type QuoteFailure, type UnsignedFailure } from "./attestation/verifyQuote.js"
+export type { DatabaseOption, PgPool } from "./embedding/database.js"
+export { type EmbeddingOptions } from "./embedding/embed.js"
+export { InvalidPrefix } from "./embedding/prefix.js"
+export { defineScope, type ScopeDefinition, roleHasScope, SCOPE_NAME } from "./authorization/Scope.js"
+export { ScopeRegistry, ScopeRegistrationError, type RegisteredScope } from "./authorization/ScopeRegistry.js"
+export { authorized, actorOf, type Authorized, type AuthorizedIdentity } from "./authorization/Authorized.js"
+export { requireScope, policyLayer, requiredScopes, scopeOf, type PolicyMiddleware, type PolicyTag } from "./authorization/Policy.js"
+export * from "./authorization/coreScopes.js"
+export { MachineOwner, type MachineOwnerShape } from "./authorization/MachineOwner.js"
+export { ConsumerStatus, type ConsumerHandle } from "./events/Events.js"
+export { defineEvent, type EventDefinition } from "./events/EventDefinition.js"
+export { EventCatalog, EventCatalogError, type CatalogEntry } from "./events/EventCatalog.js"
+export { coreEvents } from "./events/coreEvents.js"
+export { EventsApi, EventTypeInfo, EventTypeList, ConsumerList, DeadLetter, DeadLetterPage, ReplayOutcome, ReplayPending } from "./events/EventsApi.js"
 export { MachineRecord } from "./machines/Machine.js"
 export { InvalidTransition, MachineNotFound, OperatorAction } from "./machines/MachineErrors.js"
 export {

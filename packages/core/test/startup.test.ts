@@ -61,7 +61,7 @@ describe("startup and keys", () => {
     try {
       const env = { ...fresh.env, ITL_DATABASE_URL: "postgresql://127.0.0.1:1/unreachable" }
       delete (env as Record<string, string>).ITL_MASTER_KEY
-      await expect(startServer({ database: { ...fresh, env } })).rejects.toThrow(/ITL_MASTER_KEY is required when ITL_DATABASE_URL is set/)
+      await expect(startServer({ database: { ...fresh, env } })).rejects.toThrow(/ITL_MASTER_KEY is required with a PostgreSQL database/)
     } finally {
       await fresh.cleanup()
     }

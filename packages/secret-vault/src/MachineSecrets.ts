@@ -6,6 +6,7 @@
 import { SqlClient } from "@effect/sql"
 import {
   actorOf,
+  authorized,
   AuditedChanges,
   type ChangeEvent,
   Conflict,
@@ -15,7 +16,6 @@ import {
   MasterKeyRewrap,
   NotFound,
   PayloadTooLarge,
-  requireRole,
   sqlDefect
 } from "@itl-attestation/core"
 import type { MachineId } from "@itl-attestation/core"
@@ -23,6 +23,7 @@ import type { Page } from "@itl-attestation/core"
 import { Effect, Option } from "effect"
 import * as crypto from "node:crypto"
 import { sealForFingerprint, sealForTpm } from "./delivery.js"
+import { SecretsRead, SecretsWrite } from "./scopes.js"
 import { type DeliveryScheme, FingerprintBoundSecret, MAX_VALUE_BYTES, SecretList, SecretMetadata, TpmBoundSecret } from "./Secret.js"
 
 interface SecretRow {
@@ -92,7 +93,7 @@ export class MachineSecrets extends Effect.Service<MachineSecrets>()("@itl-attes
 
     const create = (machineId: string, name: string, value: string) =>
       Effect.gen(function* () {
-        const operator = yield* requireRole("operator")
+        const operator = yield* authorized(SecretsWrite)
         yield* checkValueSize(value)
         yield* machineOrFail(machineId)
         const secretId = crypto.randomUUID()
@@ -123,7 +124,7 @@ export class MachineSecrets extends Effect.Service<MachineSecrets>()("@itl-attes
 
     const list = (machineId: string, page: Page) =>
       Effect.gen(function* () {
-        yield* requireRole("viewer")
+        yield* authorized(SecretsRead)
         yield* machineOrFail(machineId)
         const rows = yield* sql<SecretRow>`SELECT * FROM extension_secrets WHERE machine_id = ${machineId}
           ORDER BY name LIMIT ${page.limit} OFFSET ${page.offset}`
@@ -174,7 +175,7 @@ export class MachineSecrets extends Effect.Service<MachineSecrets>()("@itl-attes
 
     const remove = (secretId: string) =>
       Effect.gen(function* () {
-        const operator = yield* requireRole("operator")
+        const operator = yield* authorized(SecretsWrite)
         yield* changes.run(
           actorOf(operator),
           Effect.flatMap(sql<SecretRow>`DELETE FROM extension_secrets WHERE secret_id = ${secretId} RETURNING *`, ([row]) =>

@@ -6,12 +6,11 @@ import {
   Forbidden,
   MachineAuthentication,
   MachineId,
+  MachineOwner,
   NotFound,
   pageParams,
   PayloadTooLarge,
-  RequireAdmin,
-  RequireOperator,
-  RequireViewer,
+  requireScope,
   strictPayloads
 } from "@itl-attestation/core"
 import { Schema } from "effect"
@@ -32,6 +31,7 @@ import {
   TpmBoundSecret,
   UpdateSharedSecret
 } from "./Secret.js"
+import { SecretsAdmin, SecretsRead, SecretsWrite } from "./scopes.js"
 
 const machinePath = Schema.Struct({ id: MachineId })
 const sharedPath = Schema.Struct({ id: Schema.UUID })
@@ -45,7 +45,7 @@ export class MachineSecretsGroup extends HttpApiGroup.make("machineSecrets")
       .addError(NotFound)
       .addError(Conflict)
       .addError(PayloadTooLarge)
-      .middleware(RequireOperator)
+      .middleware(requireScope(SecretsWrite))
   )
   .add(
     HttpApiEndpoint.get("list", "/secrets/machines/:id/secrets")
@@ -53,14 +53,14 @@ export class MachineSecretsGroup extends HttpApiGroup.make("machineSecrets")
       .setUrlParams(pageParams)
       .addSuccess(SecretList)
       .addError(NotFound)
-      .middleware(RequireViewer)
+      .middleware(requireScope(SecretsRead))
   )
   .add(
     HttpApiEndpoint.del("delete", "/secrets/:id")
       .setPath(Schema.Struct({ id: Schema.UUID }))
       .addSuccess(Schema.Void, { status: 204 })
       .addError(NotFound)
-      .middleware(RequireOperator)
+      .middleware(requireScope(SecretsWrite))
   )
   .addError(Forbidden)
   .prefix("/api/v1") {}
@@ -73,6 +73,8 @@ export class MachineSecretReadGroup extends HttpApiGroup.make("machineSecretRead
       .addSuccess(Schema.Union(TpmBoundSecret, FingerprintBoundSecret))
       .addError(NotFound)
       .addError(Conflict)
+      // Another machine learns nothing, not even that the secret exists.
+      .annotate(MachineOwner, { parameter: "id", otherMachine: 404 as const })
   )
   .middleware(MachineAuthentication)
   .prefix("/api/v1") {}
@@ -84,11 +86,11 @@ export class SharedSecretsGroup extends HttpApiGroup.make("sharedSecrets")
       .addSuccess(SharedSecret, { status: 201 })
       .addError(Conflict)
       .addError(PayloadTooLarge)
-      .middleware(RequireOperator)
+      .middleware(requireScope(SecretsWrite))
   )
-  .add(HttpApiEndpoint.get("list", "/shared-secrets").setUrlParams(pageParams).addSuccess(SharedSecretList).middleware(RequireViewer))
-  .add(HttpApiEndpoint.post("rewrap", "/shared-secrets/rewrap").addSuccess(RewrapResult).middleware(RequireAdmin))
-  .add(HttpApiEndpoint.get("get", "/shared-secrets/:id").setPath(sharedPath).addSuccess(SharedSecret).addError(NotFound).middleware(RequireViewer))
+  .add(HttpApiEndpoint.get("list", "/shared-secrets").setUrlParams(pageParams).addSuccess(SharedSecretList).middleware(requireScope(SecretsRead)))
+  .add(HttpApiEndpoint.post("rewrap", "/shared-secrets/rewrap").addSuccess(RewrapResult).middleware(requireScope(SecretsAdmin)))
+  .add(HttpApiEndpoint.get("get", "/shared-secrets/:id").setPath(sharedPath).addSuccess(SharedSecret).addError(NotFound).middleware(requireScope(SecretsRead)))
   .add(
     HttpApiEndpoint.put("update", "/shared-secrets/:id")
       .setPath(sharedPath)
@@ -97,14 +99,14 @@ export class SharedSecretsGroup extends HttpApiGroup.make("sharedSecrets")
       .addError(NotFound)
       .addError(BadRequest)
       .addError(PayloadTooLarge)
-      .middleware(RequireOperator)
+      .middleware(requireScope(SecretsWrite))
   )
   .add(
     HttpApiEndpoint.del("delete", "/shared-secrets/:id")
       .setPath(sharedPath)
       .addSuccess(Schema.Void, { status: 204 })
       .addError(NotFound)
-      .middleware(RequireOperator)
+      .middleware(requireScope(SecretsWrite))
   )
   .add(
     HttpApiEndpoint.post("grant", "/shared-secrets/:id/access")
@@ -112,7 +114,7 @@ export class SharedSecretsGroup extends HttpApiGroup.make("sharedSecrets")
       .setPayload(MachineIds)
       .addSuccess(AccessGrantList)
       .addError(NotFound)
-      .middleware(RequireOperator)
+      .middleware(requireScope(SecretsWrite))
   )
   .add(
     HttpApiEndpoint.del("revoke", "/shared-secrets/:id/access")
@@ -120,7 +122,7 @@ export class SharedSecretsGroup extends HttpApiGroup.make("sharedSecrets")
       .setPayload(MachineIds)
       .addSuccess(AccessGrantList)
       .addError(NotFound)
-      .middleware(RequireOperator)
+      .middleware(requireScope(SecretsWrite))
   )
   .add(
     HttpApiEndpoint.get("access", "/shared-secrets/:id/access")
@@ -128,7 +130,7 @@ export class SharedSecretsGroup extends HttpApiGroup.make("sharedSecrets")
       .setUrlParams(pageParams)
       .addSuccess(AccessGrantList)
       .addError(NotFound)
-      .middleware(RequireViewer)
+      .middleware(requireScope(SecretsRead))
   )
   .addError(Forbidden)
   .prefix("/api/v1") {}

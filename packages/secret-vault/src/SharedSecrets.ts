@@ -6,6 +6,7 @@
 import { SqlClient } from "@effect/sql"
 import {
   actorOf,
+  authorized,
   AuditedChanges,
   BadRequest,
   type ChangeEvent,
@@ -14,13 +15,13 @@ import {
   Forbidden,
   MachineDirectory,
   NotFound,
-  requireRole,
   sqlDefect
 } from "@itl-attestation/core"
 import { DEFAULT_LIMIT, type MachineId, type Page } from "@itl-attestation/core"
 import { Effect } from "effect"
 import * as crypto from "node:crypto"
 import { checkValueSize } from "./MachineSecrets.js"
+import { SecretsAdmin, SecretsRead, SecretsWrite } from "./scopes.js"
 import { AccessGrant, AccessGrantList, RewrapResult, SharedSecret, SharedSecretList, SharedSecretValue } from "./Secret.js"
 import { gcmOpen, gcmSeal, SharedKeyring } from "./SharedKeyring.js"
 
@@ -97,7 +98,7 @@ export class SharedSecrets extends Effect.Service<SharedSecrets>()("@itl-attesta
 
     const create = (name: string, value: string, description: string | undefined) =>
       Effect.gen(function* () {
-        const operator = yield* requireRole("operator")
+        const operator = yield* authorized(SecretsWrite)
         yield* checkValueSize(value)
         const id = crypto.randomUUID()
         const sealed = seal(id, value)
@@ -125,7 +126,7 @@ export class SharedSecrets extends Effect.Service<SharedSecrets>()("@itl-attesta
 
     const list = (page: Page) =>
       Effect.gen(function* () {
-        yield* requireRole("viewer")
+        yield* authorized(SecretsRead)
         const rows = yield* sql<SharedRow>`${selectWithCount} ORDER BY s.name LIMIT ${page.limit} OFFSET ${page.offset}`
         const [count] = yield* sql<{ total: number }>`SELECT count(*)::int AS total FROM extension_shared_secrets`
         return new SharedSecretList({ secrets: rows.map(toView), total: count!.total, ...page })
@@ -133,13 +134,13 @@ export class SharedSecrets extends Effect.Service<SharedSecrets>()("@itl-attesta
 
     const get = (id: string) =>
       Effect.gen(function* () {
-        yield* requireRole("viewer")
+        yield* authorized(SecretsRead)
         return toView(yield* findOrFail(id))
       }).pipe(sqlDefect, Effect.withSpan("SharedSecrets.get"))
 
     const update = (id: string, update: { description?: string | undefined; value?: string | undefined }) =>
       Effect.gen(function* () {
-        const operator = yield* requireRole("operator")
+        const operator = yield* authorized(SecretsWrite)
         if (update.description === undefined && update.value === undefined) {
           return yield* new BadRequest({ message: "description or value: send at least one of them", details: { fields: ["description", "value"] } })
         }
@@ -170,7 +171,7 @@ export class SharedSecrets extends Effect.Service<SharedSecrets>()("@itl-attesta
 
     const remove = (id: string) =>
       Effect.gen(function* () {
-        const operator = yield* requireRole("operator")
+        const operator = yield* authorized(SecretsWrite)
         yield* changes.run(
           actorOf(operator),
           Effect.flatMap(sql<SharedRow>`DELETE FROM extension_shared_secrets WHERE shared_secret_id = ${id} RETURNING *`, ([row]) =>
@@ -198,7 +199,7 @@ export class SharedSecrets extends Effect.Service<SharedSecrets>()("@itl-attesta
 
     const grant = (id: string, machineIds: ReadonlyArray<string>) =>
       Effect.gen(function* () {
-        const operator = yield* requireRole("operator")
+        const operator = yield* authorized(SecretsWrite)
         const row = yield* findOrFail(id)
         yield* checkMachines(machineIds)
         yield* changes.run(
@@ -218,12 +219,12 @@ export class SharedSecrets extends Effect.Service<SharedSecrets>()("@itl-attesta
             }
           }
         )
-        return yield* accessList(id, firstPage)
+        return yield* accessPage(id, firstPage)
       }).pipe(sqlDefect, Effect.withSpan("SharedSecrets.grant"))
 
     const revoke = (id: string, machineIds: ReadonlyArray<string>) =>
       Effect.gen(function* () {
-        const operator = yield* requireRole("operator")
+        const operator = yield* authorized(SecretsWrite)
         const row = yield* findOrFail(id)
         yield* changes.run(
           actorOf(operator),
@@ -241,15 +242,14 @@ export class SharedSecrets extends Effect.Service<SharedSecrets>()("@itl-attesta
             }
           }
         )
-        return yield* accessList(id, firstPage)
+        return yield* accessPage(id, firstPage)
       }).pipe(sqlDefect, Effect.withSpan("SharedSecrets.revoke"))
 
     /** What grant and revoke answer with: the first page of the access list (its `total` counts them all). */
     const firstPage: Page = { limit: DEFAULT_LIMIT, offset: 0 }
 
-    const accessList = (id: string, page: Page) =>
+    const accessPage = (id: string, page: Page) =>
       Effect.gen(function* () {
-        yield* requireRole("viewer")
         yield* findOrFail(id)
         const rows = yield* sql<{ machine_id: MachineId; hostname: string; granted_at: Date; granted_by: string; last_accessed_at: Date | null; access_count: number }>`
           SELECT a.machine_id, m.hostname, a.granted_at, a.granted_by, a.last_accessed_at, a.access_count
@@ -260,6 +260,8 @@ export class SharedSecrets extends Effect.Service<SharedSecrets>()("@itl-attesta
         const grants = rows.map((r) => new AccessGrant({ ...r, granted_at: r.granted_at.toISOString(), last_accessed_at: r.last_accessed_at?.toISOString() ?? null }))
         return new AccessGrantList({ access_grants: grants, total: count!.total, ...page })
       }).pipe(sqlDefect)
+
+    const accessList = (id: string, page: Page) => Effect.zipRight(authorized(SecretsRead), accessPage(id, page))
 
     /** For a machine holding a grant: 404 for an unknown name, 403 without a grant. */
     const readByName = (name: string) =>
@@ -293,7 +295,7 @@ export class SharedSecrets extends Effect.Service<SharedSecrets>()("@itl-attesta
      * each row in its own short transaction: safe to interrupt and to run again.
      */
     const rewrap = Effect.gen(function* () {
-      const operator = yield* requireRole("admin")
+      const operator = yield* authorized(SecretsAdmin)
       let rewrapped = 0
       for (;;) {
         const batch = yield* sql<SharedRow>`SELECT * FROM extension_shared_secrets

@@ -2,7 +2,8 @@ import { HttpApiEndpoint, HttpApiGroup } from "@effect/platform"
 import { Schema } from "effect"
 import { BadRequest, Forbidden, NotFound, TooManyRequests } from "../http/ApiError.js"
 import { Machine, MachineId } from "../machines/Machine.js"
-import { Authentication } from "../operators/Authentication.js"
+import { MachinesRead, MachinesWrite } from "../authorization/coreScopes.js"
+import { requireScope } from "../authorization/Policy.js"
 import { MachineAuthentication } from "../sessions/MachineAuthentication.js"
 import { AttestationChallenge, AttestationChallengeRequest, AttestationRequest, AttestationResult } from "./AttestationModels.js"
 import { PcrPolicy, PcrPolicyView } from "./PcrPolicy.js"
@@ -35,12 +36,37 @@ export class MachineSelfApi extends HttpApiGroup.make("machineSelf")
   .prefix("/api/v1") {}
 
 export class PcrPolicyApi extends HttpApiGroup.make("pcrPolicy")
-  .add(HttpApiEndpoint.get("getForMachine", "/machines/:id/pcr-policy").setPath(Schema.Struct({ id: MachineId })).addSuccess(PcrPolicyView).addError(NotFound))
-  .add(HttpApiEndpoint.put("setForMachine", "/machines/:id/pcr-policy").setPath(Schema.Struct({ id: MachineId })).setPayload(PcrPolicy).addSuccess(PcrPolicyView).addError(NotFound).addError(BadRequest))
-  .add(HttpApiEndpoint.del("clearForMachine", "/machines/:id/pcr-policy").setPath(Schema.Struct({ id: MachineId })).addSuccess(PcrPolicyView).addError(NotFound))
-  .add(HttpApiEndpoint.get("getDefault", "/pcr-policy").addSuccess(PcrPolicyView))
-  .add(HttpApiEndpoint.put("setDefault", "/pcr-policy").setPayload(PcrPolicy).addSuccess(PcrPolicyView).addError(BadRequest))
-  .add(HttpApiEndpoint.del("clearDefault", "/pcr-policy").addSuccess(PcrPolicyView))
+  .add(
+    HttpApiEndpoint.get("getForMachine", "/machines/:id/pcr-policy")
+      .setPath(Schema.Struct({ id: MachineId }))
+      .addSuccess(PcrPolicyView)
+      .addError(NotFound)
+      .middleware(requireScope(MachinesRead))
+  )
+  .add(
+    HttpApiEndpoint.put("setForMachine", "/machines/:id/pcr-policy")
+      .setPath(Schema.Struct({ id: MachineId }))
+      .setPayload(PcrPolicy)
+      .addSuccess(PcrPolicyView)
+      .addError(NotFound)
+      .addError(BadRequest)
+      .middleware(requireScope(MachinesWrite))
+  )
+  .add(
+    HttpApiEndpoint.del("clearForMachine", "/machines/:id/pcr-policy")
+      .setPath(Schema.Struct({ id: MachineId }))
+      .addSuccess(PcrPolicyView)
+      .addError(NotFound)
+      .middleware(requireScope(MachinesWrite))
+  )
+  .add(HttpApiEndpoint.get("getDefault", "/pcr-policy").addSuccess(PcrPolicyView).middleware(requireScope(MachinesRead)))
+  .add(
+    HttpApiEndpoint.put("setDefault", "/pcr-policy")
+      .setPayload(PcrPolicy)
+      .addSuccess(PcrPolicyView)
+      .addError(BadRequest)
+      .middleware(requireScope(MachinesWrite))
+  )
+  .add(HttpApiEndpoint.del("clearDefault", "/pcr-policy").addSuccess(PcrPolicyView).middleware(requireScope(MachinesWrite)))
   .addError(Forbidden)
-  .middleware(Authentication)
   .prefix("/api/v1") {}

@@ -6,7 +6,8 @@ import { Events } from "../events/Events.js"
 import type { MachineId } from "../machines/Machine.js"
 import { MachineNotFound } from "../machines/MachineErrors.js"
 import { MachineRepo } from "../machines/MachineRepo.js"
-import { actorOf, requireRole } from "../operators/OperatorTokens.js"
+import { actorOf, authorized } from "../authorization/Authorized.js"
+import { MachinesRead, MachinesWrite } from "../authorization/coreScopes.js"
 import { Attestation } from "./Attestation.js"
 import { AttestationRepo } from "./AttestationRepo.js"
 import { type PcrPolicy, PcrPolicyView, selectionOf } from "./PcrPolicy.js"
@@ -23,20 +24,22 @@ export class PcrPolicies extends Effect.Service<PcrPolicies>()("@itl-attestation
       Effect.flatMap(machines.findById(id), Option.match({ onNone: () => Effect.fail(new MachineNotFound({ id })), onSome: Effect.succeed }))
 
     /** The policy a machine's next quote is checked against, and where it comes from. */
-    const forMachine = (id: MachineId) =>
+    const viewOf = (id: MachineId) =>
       Effect.gen(function* () {
-        yield* requireRole("viewer")
         const policy = yield* attestation.effectivePolicy(yield* machineOrFail(id))
         return new PcrPolicyView({
           source: policy.source,
           pcr_selection: policy.pcrs === undefined ? null : selectionOf(policy.pcrs),
           pcrs: policy.pcrs ?? null
         })
-      }).pipe(sqlDefect, Effect.withSpan("PcrPolicies.forMachine"))
+      })
+
+    const forMachine = (id: MachineId) =>
+      Effect.zipRight(authorized(MachinesRead), viewOf(id)).pipe(sqlDefect, Effect.withSpan("PcrPolicies.forMachine"))
 
     const setForMachine = (id: MachineId, policy: PcrPolicy | null) =>
       Effect.gen(function* () {
-        const operator = yield* requireRole("operator")
+        const operator = yield* authorized(MachinesWrite)
         yield* events.transaction(
           Effect.gen(function* () {
             const row = yield* repo.setMachinePolicy(id, policy === null ? null : policy.pcrs)
@@ -49,22 +52,23 @@ export class PcrPolicies extends Effect.Service<PcrPolicies>()("@itl-attestation
             })
           })
         )
-        return yield* forMachine(id)
+        return yield* viewOf(id)
       }).pipe(sqlDefect, Effect.withSpan("PcrPolicies.setForMachine"))
 
-    const getDefault = Effect.gen(function* () {
-      yield* requireRole("viewer")
-      const policy = Option.getOrUndefined(yield* repo.defaultPolicy)
+    const defaultView = Effect.map(repo.defaultPolicy, (found) => {
+      const policy = Option.getOrUndefined(found)
       return new PcrPolicyView({
         source: policy === undefined ? "none" : "default",
         pcr_selection: policy === undefined ? null : selectionOf(policy),
         pcrs: policy ?? null
       })
-    }).pipe(sqlDefect, Effect.withSpan("PcrPolicies.getDefault"))
+    })
+
+    const getDefault = Effect.zipRight(authorized(MachinesRead), defaultView).pipe(sqlDefect, Effect.withSpan("PcrPolicies.getDefault"))
 
     const setDefault = (policy: PcrPolicy | null) =>
       Effect.gen(function* () {
-        const operator = yield* requireRole("operator")
+        const operator = yield* authorized(MachinesWrite)
         yield* events.transaction(
           Effect.gen(function* () {
             if (policy === null) yield* repo.deleteDefaultPolicy
@@ -77,7 +81,7 @@ export class PcrPolicies extends Effect.Service<PcrPolicies>()("@itl-attestation
             })
           })
         )
-        return yield* getDefault
+        return yield* defaultView
       }).pipe(sqlDefect, Effect.withSpan("PcrPolicies.setDefault"))
 
     return { forMachine, setForMachine, getDefault, setDefault } as const

@@ -2,7 +2,8 @@ import { HttpApiEndpoint, HttpApiGroup } from "@effect/platform"
 import { Schema } from "effect"
 import { Forbidden } from "../http/ApiError.js"
 import { paginationParams } from "../http/Pagination.js"
-import { RequireViewer } from "../operators/Authentication.js"
+import { AuditRead } from "../authorization/coreScopes.js"
+import { requireScope } from "../authorization/Policy.js"
 import { AuditPage, AuditVerification } from "./AuditEntry.js"
 
 export class AuditApi extends HttpApiGroup.make("audit")
@@ -20,8 +21,8 @@ export class AuditApi extends HttpApiGroup.make("audit")
         })
       )
       .addSuccess(AuditPage)
-      .middleware(RequireViewer)
+      .middleware(requireScope(AuditRead))
   )
-  .add(HttpApiEndpoint.get("verify", "/audit/verify").addSuccess(AuditVerification).middleware(RequireViewer))
+  .add(HttpApiEndpoint.get("verify", "/audit/verify").addSuccess(AuditVerification).middleware(requireScope(AuditRead)))
   .addError(Forbidden)
   .prefix("/api/v1") {}

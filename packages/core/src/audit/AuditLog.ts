@@ -5,6 +5,8 @@
  */
 import { SqlClient, SqlSchema } from "@effect/sql"
 import { DateTime, Effect, Option, Schema } from "effect"
+import { authorized } from "../authorization/Authorized.js"
+import { AuditRead } from "../authorization/coreScopes.js"
 import { Int8, jsonb, Timestamp } from "../db/columns.js"
 import { rowDefect } from "../db/rowDefect.js"
 import { sqlDefect } from "../db/sqlDefect.js"
@@ -111,8 +113,10 @@ export class AuditLog extends Effect.Service<AuditLog>()("@itl-attestation/core/
                   ${prevHash}, ${hash})`
       }).pipe(rowDefect, Effect.withSpan("AuditLog.append", { attributes: { action: record.action } }))
 
+    /** Needs `audit:read`, like `verify`. */
     const list = (filter: AuditFilter) =>
       Effect.gen(function* () {
+        yield* authorized(AuditRead)
         const conditions = [
           filter.actor === undefined ? undefined : sql`actor = ${filter.actor}`,
           filter.action === undefined ? undefined : sql`action = ${filter.action}`,
@@ -137,6 +141,7 @@ export class AuditLog extends Effect.Service<AuditLog>()("@itl-attestation/core/
 
     /** Walks the whole chain in id order; reports the first row whose link or hash does not hold. */
     const verify = Effect.gen(function* () {
+      yield* authorized(AuditRead)
       let prevHash = GENESIS_HASH
       let expectedId = 1
       let entries = 0

@@ -9,6 +9,13 @@ export interface AppConfigShape {
   readonly databaseUrl: Option.Option<Redacted.Redacted<string>>
   /** How long to wait for an unreachable PostgreSQL at start-up before giving up. */
   readonly databaseConnectTimeout: Duration.Duration
+  /**
+   * Set by `AttestationApp` when the embedding application supplies the
+   * database (a pool or a client; not read from the environment). The
+   * platform then treats it as PostgreSQL, never as the embedded default: no
+   * generated master key or admin token in the data directory.
+   */
+  readonly hostDatabase?: boolean
   /** Where the embedded database and generated keys live. */
   readonly dataDir: string
   readonly adminToken: Option.Option<Redacted.Redacted<string>>
@@ -107,5 +114,5 @@ export class AppConfig extends Context.Tag("@itl-attestation/core/AppConfig")<Ap
   static readonly make = (config: AppConfigShape) => Layer.succeed(AppConfig, config)
 }
 
-export const isEmbedded = (config: AppConfigShape) => Option.isNone(config.databaseUrl)
+export const isEmbedded = (config: AppConfigShape) => Option.isNone(config.databaseUrl) && config.hostDatabase !== true
 

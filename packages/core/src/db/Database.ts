@@ -14,6 +14,7 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import { AppConfig } from "../config/AppConfig.js"
 import { prepareSocket, SOCKET_PORT } from "./embeddedSocket.js"
+import { describePool, HostDatabase, hostClientLayer } from "./HostDatabase.js"
 import { tightenTree } from "./privateFiles.js"
 import { isDatabaseUnavailableError } from "./unavailable.js"
 
@@ -168,10 +169,17 @@ export const DatabaseLive: Layer.Layer<
   unknown,
   AppConfig
 > = Layer.unwrapEffect(
-  Effect.map(AppConfig, (config) =>
-    Option.match(config.databaseUrl, {
+  Effect.gen(function* () {
+    const config = yield* AppConfig
+    // A database the embedding application supplies wins over the configuration (db/HostDatabase.ts).
+    const host = yield* HostDatabase
+    if (host !== undefined) {
+      const description = host._tag === "Pool" ? describePool(host.pool) : "SqlClient of the embedding application"
+      return Layer.merge(hostClientLayer(host), Layer.succeed(DatabaseInfo, { kind: "postgres" as const, description }))
+    }
+    return Option.match(config.databaseUrl, {
       onNone: () => embeddedLayer(config.dataDir),
       onSome: (url) => postgresLayer(url, config.databaseConnectTimeout)
     })
-  )
+  })
 )

@@ -169,6 +169,39 @@ const keepOutstandingCredential = Effect.flatMap(SqlClient.SqlClient, (sql) =>
   sql`ALTER TABLE enrollment_challenges ADD COLUMN credential_blob bytea, ADD COLUMN encrypted_secret bytea`
 )
 
+/** The scopes an operator token is limited to; NULL: every scope of its role (authorization/Scope.ts). */
+const operatorTokenScopes = Effect.flatMap(SqlClient.SqlClient, (sql) =>
+  sql`ALTER TABLE operator_tokens ADD COLUMN scopes text[] NULL`
+)
+
+/**
+ * Durable consumers v2: a consumer can be stopped (on every instance, across
+ * restarts), and an event its handler keeps failing on is set aside here
+ * instead of blocking it. `last_error` is the error's message only.
+ */
+const createEventDeadLetters = Effect.flatMap(SqlClient.SqlClient, (sql) =>
+  Effect.all([
+    sql`ALTER TABLE event_consumers ADD COLUMN stopped_at timestamptz, ADD COLUMN stopped_by text`,
+    sql`CREATE TABLE event_dead_letters (
+      id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+      consumer text NOT NULL REFERENCES event_consumers(name) ON DELETE CASCADE,
+      event_seq bigint NOT NULL,
+      event_id uuid NOT NULL,
+      event_type text NOT NULL,
+      attempts integer NOT NULL,
+      last_error text NOT NULL,
+      created_at timestamptz NOT NULL DEFAULT now(),
+      replay_requested_at timestamptz,
+      replay_requested_by text,
+      replayed_at timestamptz,
+      replay_failed_at timestamptz,
+      replay_error text,
+      UNIQUE (consumer, event_seq)
+    )`,
+    sql`CREATE INDEX event_dead_letters_created_idx ON event_dead_letters (created_at, id)`
+  ], { discard: true })
+)
+
 export const coreMigrations: MigrationSet = {
   "0001_operator_tokens": createOperators,
   "0002_machines": createMachines,
@@ -177,5 +210,7 @@ export const coreMigrations: MigrationSet = {
   "0005_keyring": createKeyring,
   "0006_tpm_identity": createTpmIdentity,
   "0007_machines_hostname_lower": indexLowerHostname,
-  "0008_enrollment_challenge_credential": keepOutstandingCredential
+  "0008_enrollment_challenge_credential": keepOutstandingCredential,
+  "0009_operator_token_scopes": operatorTokenScopes,
+  "0010_event_dead_letters": createEventDeadLetters
 }

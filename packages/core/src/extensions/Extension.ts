@@ -22,7 +22,8 @@ import { createRequire } from "node:module"
 import semver from "semver"
 import type { MigrationSet } from "../db/Migrations.js"
 import type { ApiPipelineOptions } from "../http/ApiPipeline.js"
-import type { Role } from "../operators/Operator.js"
+import type { ScopeDefinition } from "../authorization/Scope.js"
+import type { EventDefinition } from "../events/EventDefinition.js"
 import type { EndpointMiddleware, ExtensionContext } from "./ExtensionContext.js"
 
 /** The version of this package: what an extension's `core` range is checked against. */
@@ -50,20 +51,6 @@ export const serveApi = <Id extends string, Groups extends HttpApiGroup.HttpApiG
   pipeline: ApiPipelineOptions = {}
 ): ServedApi<HR | R> => ({ _tag: "ServedApi", api: api as unknown as HttpApi.HttpApi.AnyWithProps, handlers, pipeline })
 
-export interface ScopeDeclaration {
-  /** `<area>:<action>`, e.g. `webhooks:write`. */
-  readonly name: string
-  readonly description: string
-  /** The lowest core role that holds the scope. */
-  readonly grantedTo: Role
-}
-
-export interface EventDeclaration {
-  /** `<namespace>.<event>`, e.g. `pulumi_state.update_completed`. */
-  readonly type: string
-  readonly description: string
-}
-
 export interface ExtensionDefinition<ROut> {
   /** snake_case and unique, e.g. `secret_vault`; names its migration table `migrations_<name>`. */
   readonly name: string
@@ -74,8 +61,10 @@ export interface ExtensionDefinition<ROut> {
   readonly core: string
   /** Run in key order (`0001_create_things`, …) before the extension's layer is built. */
   readonly migrations?: MigrationSet
-  readonly scopes?: ReadonlyArray<ScopeDeclaration>
-  readonly events?: ReadonlyArray<EventDeclaration>
+  /** Its scopes (`defineScope`), registered before its migrations run; token creation accepts them. */
+  readonly scopes?: ReadonlyArray<ScopeDefinition>
+  /** The event types it appends (`defineEvent`, with a payload schema), registered in the event catalog before its migrations. */
+  readonly events?: ReadonlyArray<EventDefinition>
   /** Services and background fibers. Its services are available to the handlers. */
   readonly layer?: Layer.Layer<ROut, unknown, ExtensionContext>
   readonly apis?: ReadonlyArray<ServedApi<ROut | ExtensionContext | EndpointMiddleware>>

@@ -10,8 +10,11 @@
  * - `HostEnvironment` — embedded or not, data directory, core version;
  * - `RequestObservers` — a hook on every request (method, route, status, duration).
  *
- * Endpoints declare their policies with the core's middleware tags
- * (`EndpointMiddleware`); the core provides them when it serves the API.
+ * Endpoints declare their policies with `requireScope(scope)` and machine
+ * endpoints with `MachineAuthentication` (`EndpointMiddleware`); the core
+ * implements them when it serves the API. `Authorized<scope>` — the proof a
+ * policy gives a handler — is deliberately not in the context: only an
+ * endpoint that declares the policy can call an operation that needs it.
  */
 import type { SqlClient } from "@effect/sql"
 import type { AuditedChanges } from "../audit/AuditedChanges.js"
@@ -20,7 +23,7 @@ import type { RequestObservers } from "../http/RequestObservers.js"
 import type { Keyring } from "../keyring/Keyring.js"
 import type { MasterKeyRewrap } from "../keyring/Rewrap.js"
 import type { MachineDirectory } from "../machines/MachineDirectory.js"
-import type { Authentication, RequireAdmin, RequireOperator, RequireViewer } from "../operators/Authentication.js"
+import type { PolicyMiddleware } from "../authorization/Policy.js"
 import type { MachineAuthentication } from "../sessions/MachineAuthentication.js"
 import type { HostEnvironment } from "./HostEnvironment.js"
 
@@ -35,4 +38,4 @@ export type ExtensionContext =
   | RequestObservers
 
 /** The security middlewares an endpoint may declare; implemented by the core. */
-export type EndpointMiddleware = Authentication | RequireViewer | RequireOperator | RequireAdmin | MachineAuthentication
+export type EndpointMiddleware = PolicyMiddleware<string> | MachineAuthentication

@@ -14,7 +14,10 @@ import { Cause, Chunk, Effect, Layer, Option } from "effect"
 import { runMigrations } from "../db/Migrations.js"
 import { AppConfig } from "../config/AppConfig.js"
 import { apiUnder, pipelineMiddleware, resolvePipeline } from "../http/ApiPipeline.js"
-import { AuthenticationLive } from "../operators/Authentication.js"
+import { policyLayer } from "../authorization/Policy.js"
+import { ScopeRegistry } from "../authorization/ScopeRegistry.js"
+import { EventCatalog } from "../events/EventCatalog.js"
+import { OperatorAuthenticatorLive } from "../operators/Authentication.js"
 import { MachineAuthenticationLive } from "../sessions/MachineAuthentication.js"
 import { type Extension, FatalExtensionError, incompatibility, isFatalExtensionError, type ServedApi } from "./Extension.js"
 import { type ExtensionFailure, ExtensionRegistry } from "./ExtensionRegistry.js"
@@ -29,17 +32,22 @@ export const describeFailure = (error: unknown): string => {
 
 export const extensionFailureLine = (failure: ExtensionFailure) => `[Extension] Failed to load ${failure.name}: ${failure.reason}`
 
-/** The middlewares behind the core's endpoint policies, for every API the platform serves. */
-export const EndpointMiddlewareLive = Layer.merge(AuthenticationLive, MachineAuthenticationLive)
+/** The middlewares behind an API's endpoint policies (its scopes) and machine sessions. */
+const endpointMiddleware = (api: ServedApi<any>["api"], owner: string) =>
+  Layer.merge(policyLayer(api, { owner }).pipe(Layer.provide(OperatorAuthenticatorLive)), MachineAuthenticationLive)
 
-/** One API as it is served — its pipeline applied — and the layer that adds its routes to the router. */
-export const servedApi = (served: ServedApi<any>, defaults: { readonly maxBodyBytes: number }) => {
+/**
+ * One API as it is served — its pipeline applied — and the layer that adds
+ * its routes to the router. `owner` (`core` or the extension's name) registers
+ * the scopes its endpoints require that nobody declared.
+ */
+export const servedApi = (served: ServedApi<any>, owner: string, defaults: { readonly maxBodyBytes: number }) => {
   const pipeline = resolvePipeline(served.pipeline, defaults)
   const api = apiUnder(served.api, pipeline)
   const routes = HttpLayerRouter.addHttpApi(api).pipe(
     Layer.provide(served.handlers),
     Layer.provide(pipelineMiddleware(pipeline).layer),
-    Layer.provide(EndpointMiddlewareLive)
+    Layer.provide(endpointMiddleware(api, owner))
   ) as Layer.Layer<never, unknown, never>
   return { api, routes }
 }
@@ -53,12 +61,21 @@ export const loadExtension = (extension: Extension) => {
     : Layer.unwrapEffect(
         Effect.gen(function* () {
           const config = yield* AppConfig
-          const apis = (extension.apis ?? []).map((served) => servedApi(served, config))
+          const apis = (extension.apis ?? []).map((served) => servedApi(served, extension.name, config))
           const services = extension.layer ?? Layer.empty
           // Services first, routes last: a layer that fails leaves no half-registered routes behind.
           const all = Layer.mergeAll(Layer.empty, ...apis.map(({ routes }) => routes)).pipe(Layer.provideMerge(services))
+          // Its scopes and event types are declared before its migrations run: a duplicate or malformed
+          // declaration leaves it out before it touches the database.
+          const declarations = Layer.effectDiscard(
+            Effect.zipRight(
+              Effect.flatMap(ScopeRegistry, (registry) => registry.register(extension.name, extension.scopes ?? [])),
+              Effect.flatMap(EventCatalog, (catalog) => catalog.register(extension.name, extension.events ?? []))
+            )
+          )
           return all.pipe(
             Layer.provide(Layer.effectDiscard(runMigrations(extension.name, extension.migrations ?? {}))),
+            Layer.provide(declarations),
             Layer.tap(() =>
               Effect.flatMap(ExtensionRegistry, (registry) =>
                 registry.markLoaded({
@@ -79,6 +96,9 @@ export const loadExtension = (extension: Extension) => {
         Effect.gen(function* () {
           const fatal = Cause.failures(cause).pipe(Chunk.findFirst(isFatalExtensionError))
           if (Option.isSome(fatal)) return yield* new FatalExtensionError({ message: `${extension.name}: ${fatal.value.message}` })
+          // Nothing of a failed extension stays declared.
+          yield* Effect.flatMap(ScopeRegistry, (registry) => registry.unregister(extension.name))
+          yield* Effect.flatMap(EventCatalog, (catalog) => catalog.unregister(extension.name))
           const failure = { name: extension.name, reason: describeFailure(cause) }
           yield* Effect.logError(extensionFailureLine(failure))
           yield* Effect.flatMap(ExtensionRegistry, (registry) => registry.markFailed(failure))

@@ -41,8 +41,8 @@ export interface ApiPipelineOptions {
   readonly renderProblem?: (problem: Problem) => HttpServerResponse.HttpServerResponse
   /** Encodes schema mismatches. Default: the core's format (CoreDecodeError). */
   readonly decodeErrors?: DecodeErrorSchema
-  /** `WWW-Authenticate` sent with every 401. Default: `Bearer realm="attestation"`. */
-  readonly challenge?: string
+  /** `WWW-Authenticate` sent with every 401. Default: `Bearer realm="attestation"`; `undefined`: none. */
+  readonly challenge?: string | undefined
 }
 
 /** The options with every default filled in. */

@@ -50,7 +50,9 @@ export const problemOf = (cause: Cause.Cause<unknown>): Effect.Effect<Problem> =
       // Recognised by tag, not class: a second copy of this module in the process must not change the answer.
       if (hasTag(error, "InputRejected")) return badInput((error as unknown as { problem: InputProblem }).problem)
       if (HttpServerError.isServerError(error) && error._tag === "RouteNotFound") {
-        return { status: 404, code: "not_found", message: `no route for ${error.request.method} ${error.request.url.split("?")[0]}` }
+        // The path as the client sent it: under a mount prefix the router has already cut the prefix from `url`.
+        const path = error.request.originalUrl.replace(/^[a-z][a-z0-9+.-]*:\/\/[^/]*/i, "").split("?")[0]
+        return { status: 404, code: "not_found", message: `no route for ${error.request.method} ${path}` }
       }
       if (HttpServerError.isServerError(error) && error._tag === "RequestError") {
         return { status: 400, code: "bad_request", message: "request body could not be read" }

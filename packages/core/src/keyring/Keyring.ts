@@ -111,7 +111,7 @@ export const KeyringLive = Layer.effect(
     }
     if (!isEmbedded(config)) {
       return yield* new KeyringError({
-        message: "ITL_MASTER_KEY is required when ITL_DATABASE_URL is set (64 hex characters; e.g. `openssl rand -hex 32`)"
+        message: "ITL_MASTER_KEY is required with a PostgreSQL database (ITL_DATABASE_URL, or a database given to the app) (64 hex characters; e.g. `openssl rand -hex 32`)"
       })
     }
     const { key } = yield* loadOrCreateKeyFile(path.resolve(config.dataDir, "master.key"))

@@ -2,7 +2,8 @@
 import { HttpApiEndpoint, HttpApiGroup } from "@effect/platform"
 import { Schema } from "effect"
 import { BadRequest, Forbidden } from "../http/ApiError.js"
-import { RequireAdmin } from "../operators/Authentication.js"
+import { KeyringAdmin } from "../authorization/coreScopes.js"
+import { requireScope } from "../authorization/Policy.js"
 import { MAX_REWRAP_LIMIT } from "./Rewrap.js"
 
 const RewrapCursor = Schema.Struct({ table: Schema.String, after: Schema.String })
@@ -32,7 +33,7 @@ export class KeyringApi extends HttpApiGroup.make("keyring")
       .setPayload(RewrapRequest)
       .addSuccess(MasterKeyRewrapResult)
       .addError(BadRequest)
-      .middleware(RequireAdmin)
+      .middleware(requireScope(KeyringAdmin))
   )
   .addError(Forbidden)
   .prefix("/api/v1") {}

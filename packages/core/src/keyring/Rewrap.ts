@@ -17,7 +17,8 @@ import { AuditLog } from "../audit/AuditLog.js"
 import { sqlDefect } from "../db/sqlDefect.js"
 import { Events } from "../events/Events.js"
 import { BadRequest } from "../http/ApiError.js"
-import { actorOf, requireRole } from "../operators/OperatorTokens.js"
+import { actorOf, authorized } from "../authorization/Authorized.js"
+import { KeyringAdmin } from "../authorization/coreScopes.js"
 import { dataKeyAad } from "./DataKeys.js"
 import { Keyring } from "./Keyring.js"
 
@@ -101,10 +102,10 @@ export class MasterKeyRewrap extends Effect.Service<MasterKeyRewrap>()("@itl-att
         return updated.length
       })
 
-    /** Up to `limit` rows, from `cursor` on; admin only. */
+    /** Up to `limit` rows, from `cursor` on; needs `keyring:admin`. */
     const run = (options: { readonly limit?: number | undefined; readonly cursor?: RewrapCursor | null | undefined }) =>
       Effect.gen(function* () {
-        const operator = yield* requireRole("admin")
+        const operator = yield* authorized(KeyringAdmin)
         let budget = options.limit ?? DEFAULT_REWRAP_LIMIT
         const start = options.cursor ?? null
         let index = 0

@@ -2,7 +2,8 @@ import { HttpApiEndpoint, HttpApiGroup } from "@effect/platform"
 import { Schema } from "effect"
 import { BadRequest, Conflict, Forbidden, NotFound, TooManyRequests } from "../http/ApiError.js"
 import { paginationParams } from "../http/Pagination.js"
-import { RequireAdmin, RequireOperator, RequireViewer } from "../operators/Authentication.js"
+import { MachinesAdmin, MachinesRead, MachinesWrite } from "../authorization/coreScopes.js"
+import { requireScope } from "../authorization/Policy.js"
 import { ActivateCredential, Machine, MachineId, MachinePage, MachineStatus, NewRegistration, RegisterMachine, Registration, TransitionRequest } from "./Machine.js"
 
 
@@ -14,7 +15,7 @@ const transitionEndpoint = <const Action extends string>(action: Action) =>
     .addSuccess(Machine)
     .addError(NotFound)
     .addError(Conflict)
-    .middleware(RequireOperator)
+    .middleware(requireScope(MachinesWrite))
 
 /** Registration and credential activation are for machines, which have no operator credentials. */
 export class MachineRegistrationApi extends HttpApiGroup.make("machineRegistration")
@@ -44,14 +45,14 @@ export class MachineApi extends HttpApiGroup.make("machines")
     HttpApiEndpoint.get("list", "/machines")
       .setUrlParams(Schema.Struct({ status: Schema.optional(MachineStatus), hostname: Schema.optional(Schema.String), ...paginationParams }))
       .addSuccess(MachinePage)
-      .middleware(RequireViewer)
+      .middleware(requireScope(MachinesRead))
   )
-  .add(HttpApiEndpoint.get("get", "/machines/:id").setPath(Schema.Struct({ id: MachineId })).addSuccess(Machine).addError(NotFound).middleware(RequireViewer))
+  .add(HttpApiEndpoint.get("get", "/machines/:id").setPath(Schema.Struct({ id: MachineId })).addSuccess(Machine).addError(NotFound).middleware(requireScope(MachinesRead)))
   .add(transitionEndpoint("approve"))
   .add(transitionEndpoint("reject"))
   .add(transitionEndpoint("lock"))
   .add(transitionEndpoint("unlock"))
   .add(transitionEndpoint("revoke"))
-  .add(HttpApiEndpoint.del("delete", "/machines/:id").setPath(Schema.Struct({ id: MachineId })).addSuccess(Schema.Void, { status: 204 }).addError(NotFound).middleware(RequireAdmin))
+  .add(HttpApiEndpoint.del("delete", "/machines/:id").setPath(Schema.Struct({ id: MachineId })).addSuccess(Schema.Void, { status: 204 }).addError(NotFound).middleware(requireScope(MachinesAdmin)))
   .addError(Forbidden)
   .prefix("/api/v1") {}

@@ -6,7 +6,8 @@ import { Effect, Either, Option } from "effect"
 import type { Actor } from "../audit/AuditEntry.js"
 import { AuditLog } from "../audit/AuditLog.js"
 import { Events } from "../events/Events.js"
-import { actorOf, requireRole } from "../operators/OperatorTokens.js"
+import { actorOf, authorized } from "../authorization/Authorized.js"
+import { MachinesAdmin, MachinesRead, MachinesWrite } from "../authorization/coreScopes.js"
 import { sqlDefect } from "../db/sqlDefect.js"
 import { type MachineId, type MachinePage as MachinePageType, MachinePage, type MachineRecord, toMachine } from "./Machine.js"
 import { MachineNotFound } from "./MachineErrors.js"
@@ -35,20 +36,20 @@ export class Machines extends Effect.Service<Machines>()("@itl-attestation/core/
 
     const get = (id: MachineId) =>
       Effect.gen(function* () {
-        yield* requireRole("viewer")
+        yield* authorized(MachinesRead)
         return toMachine(yield* findOrFail(id))
       }).pipe(sqlDefect, Effect.withSpan("Machines.get"))
 
     const list = (filter: MachineFilter) =>
       Effect.gen(function* () {
-        yield* requireRole("viewer")
+        yield* authorized(MachinesRead)
         const { rows, total } = yield* repo.list(filter)
         return new MachinePage({ machines: rows.map(toMachine), total, limit: filter.limit, offset: filter.offset }) as MachinePageType
       }).pipe(sqlDefect, Effect.withSpan("Machines.list"))
 
     const act = (action: OperatorAction, id: MachineId, reason: string | undefined) =>
       Effect.gen(function* () {
-        const operator = yield* requireRole("operator")
+        const operator = yield* authorized(MachinesWrite)
         return yield* events.transaction(
           Effect.gen(function* () {
             const current = yield* lockOrFail(id)
@@ -80,7 +81,7 @@ export class Machines extends Effect.Service<Machines>()("@itl-attestation/core/
 
     const remove = (id: MachineId) =>
       Effect.gen(function* () {
-        const operator = yield* requireRole("admin")
+        const operator = yield* authorized(MachinesAdmin)
         yield* events.transaction(
           Effect.gen(function* () {
             const current = yield* lockOrFail(id)

@@ -1,4 +1,4 @@
-import { Context, Schema } from "effect"
+import { Schema } from "effect"
 
 export const Role = Schema.Literal("admin", "operator", "viewer")
 export type Role = typeof Role.Type
@@ -14,12 +14,9 @@ export interface OperatorIdentity {
   readonly role: Role
   readonly via: "token" | "mtls"
   readonly tokenId?: string
+  /** The scopes the token is limited to; null: every scope of its role (always null for mTLS). */
+  readonly scopes: ReadonlyArray<string> | null
 }
-
-export class CurrentOperator extends Context.Tag("@itl-attestation/core/CurrentOperator")<
-  CurrentOperator,
-  OperatorIdentity
->() {}
 
 export const TokenName = Schema.String.pipe(
   Schema.trimmed(),
@@ -32,6 +29,8 @@ export class OperatorToken extends Schema.Class<OperatorToken>("OperatorToken")(
   id: Schema.UUID,
   name: Schema.String,
   role: Role,
+  /** The scopes the token is limited to; null: every scope of its role. */
+  scopes: Schema.NullOr(Schema.Array(Schema.String)),
   created_at: Schema.String,
   created_by: Schema.String,
   last_used_at: Schema.NullOr(Schema.String),
@@ -53,5 +52,12 @@ export class OperatorTokenList extends Schema.Class<OperatorTokenList>("Operator
 
 export class CreateOperatorToken extends Schema.Class<CreateOperatorToken>("CreateOperatorToken")({
   name: TokenName,
-  role: Role
+  role: Role,
+  /** Limits the token to these scopes (each one its role has); absent: every scope of the role. */
+  scopes: Schema.optional(
+    Schema.Array(Schema.String.pipe(Schema.maxLength(200))).pipe(
+      Schema.minItems(1, { message: () => "must name at least one scope; leave it out for every scope of the role" }),
+      Schema.maxItems(100)
+    )
+  )
 }) {}

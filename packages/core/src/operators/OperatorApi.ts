@@ -1,8 +1,9 @@
 import { HttpApiEndpoint, HttpApiGroup } from "@effect/platform"
 import { Schema } from "effect"
-import { Forbidden, NotFound } from "../http/ApiError.js"
+import { BadRequest, Forbidden, NotFound } from "../http/ApiError.js"
 import { pageParams } from "../http/Pagination.js"
-import { RequireAdmin } from "./Authentication.js"
+import { OperatorsAdmin } from "../authorization/coreScopes.js"
+import { requireScope } from "../authorization/Policy.js"
 import { CreatedOperatorToken, CreateOperatorToken, OperatorToken, OperatorTokenList } from "./Operator.js"
 
 export class OperatorApi extends HttpApiGroup.make("operators")
@@ -10,15 +11,16 @@ export class OperatorApi extends HttpApiGroup.make("operators")
     HttpApiEndpoint.post("create", "/operators/tokens")
       .setPayload(CreateOperatorToken)
       .addSuccess(CreatedOperatorToken, { status: 201 })
-      .middleware(RequireAdmin)
+      .addError(BadRequest)
+      .middleware(requireScope(OperatorsAdmin))
   )
-  .add(HttpApiEndpoint.get("list", "/operators/tokens").setUrlParams(pageParams).addSuccess(OperatorTokenList).middleware(RequireAdmin))
+  .add(HttpApiEndpoint.get("list", "/operators/tokens").setUrlParams(pageParams).addSuccess(OperatorTokenList).middleware(requireScope(OperatorsAdmin)))
   .add(
     HttpApiEndpoint.del("revoke", "/operators/tokens/:id")
       .setPath(Schema.Struct({ id: Schema.UUID }))
       .addSuccess(OperatorToken)
       .addError(NotFound)
-      .middleware(RequireAdmin)
+      .middleware(requireScope(OperatorsAdmin))
   )
   .addError(Forbidden)
   .prefix("/api/v1") {}

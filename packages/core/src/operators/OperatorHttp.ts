@@ -7,7 +7,7 @@ import { OperatorTokens } from "./OperatorTokens.js"
 export const OperatorHttp = HttpApiBuilder.group(CoreApi, "operators", (handlers) =>
   Effect.map(OperatorTokens, (tokens) =>
     handlers
-      .handle("create", ({ payload }) => tokens.create(payload.name, payload.role))
+      .handle("create", ({ payload }) => tokens.create(payload.name, payload.role, payload.scopes))
       .handle("list", ({ urlParams }) => tokens.list(pageOf(urlParams)))
       .handle("revoke", ({ path }) => tokens.revoke(path.id))
   )

@@ -10,23 +10,20 @@ import { sqlDefect } from "../db/sqlDefect.js"
 import { AuditLog } from "../audit/AuditLog.js"
 import { AppConfig, isEmbedded } from "../config/AppConfig.js"
 import { Events } from "../events/Events.js"
-import { Forbidden, NotFound, Unauthorized } from "../http/ApiError.js"
+import { actorOf, authorized } from "../authorization/Authorized.js"
+import { OperatorsAdmin } from "../authorization/coreScopes.js"
+import { roleHasScope } from "../authorization/Scope.js"
+import { ScopeRegistry } from "../authorization/ScopeRegistry.js"
+import { BadRequest, Forbidden, NotFound, Unauthorized } from "../http/ApiError.js"
 import type { Page } from "../http/Pagination.js"
-import {
-  CreatedOperatorToken,
-  CurrentOperator,
-  type OperatorIdentity,
-  OperatorToken,
-  OperatorTokenList,
-  type Role,
-  roleAtLeast
-} from "./Operator.js"
+import { CreatedOperatorToken, type OperatorIdentity, OperatorToken, OperatorTokenList, type Role } from "./Operator.js"
 import { generateToken, hashToken } from "./tokenHash.js"
 
 interface TokenRow {
   readonly id: string
   readonly name: string
   readonly role: Role
+  readonly scopes: ReadonlyArray<string> | null
   readonly created_at: Date
   readonly created_by: string
   readonly last_used_at: Date | null
@@ -40,15 +37,7 @@ const toToken = (row: TokenRow) =>
 /** `last_used_at` is written at most this often per token, to keep reads from becoming writes. */
 const LAST_USED_PRECISION_MS = 60_000
 
-/** Fails with Forbidden unless the current operator has at least `required`. */
-export const requireRole = (required: Role) =>
-  Effect.flatMap(CurrentOperator, (operator) =>
-    roleAtLeast(operator.role, required)
-      ? Effect.succeed(operator)
-      : Effect.fail(new Forbidden({ message: `this action needs the ${required} role; ${operator.name} has ${operator.role}` }))
-  )
-
-export const actorOf = (operator: OperatorIdentity) => ({ name: operator.name, kind: "operator" as const })
+export { actorOf }
 
 export class OperatorTokens extends Effect.Service<OperatorTokens>()("@itl-attestation/core/OperatorTokens", {
   effect: Effect.gen(function* () {
@@ -56,11 +45,12 @@ export class OperatorTokens extends Effect.Service<OperatorTokens>()("@itl-attes
     const audit = yield* AuditLog
     const events = yield* Events
     const config = yield* AppConfig
+    const registry = yield* ScopeRegistry
     const lastUsedWritten = new Map<string, number>()
 
-    const insert = (name: string, role: Role, tokenHash: string, createdBy: string) =>
-      sql<TokenRow>`INSERT INTO operator_tokens (name, role, token_hash, created_by)
-        VALUES (${name}, ${role}, ${tokenHash}, ${createdBy})
+    const insert = (name: string, role: Role, tokenHash: string, createdBy: string, scopes: ReadonlyArray<string> | null = null) =>
+      sql<TokenRow>`INSERT INTO operator_tokens (name, role, token_hash, created_by, scopes)
+        VALUES (${name}, ${role}, ${tokenHash}, ${createdBy}, ${scopes === null ? null : sql`${scopes}::text[]`})
         ON CONFLICT (token_hash) DO NOTHING RETURNING *`
 
     /**
@@ -99,21 +89,60 @@ export class OperatorTokens extends Effect.Service<OperatorTokens>()("@itl-attes
           lastUsedWritten.set(row.id, now)
           yield* sql`UPDATE operator_tokens SET last_used_at = now() WHERE id = ${row.id}`
         }
-        return { name: row.name, role: row.role, via: "token", tokenId: row.id } satisfies OperatorIdentity
+        return { name: row.name, role: row.role, via: "token", tokenId: row.id, scopes: row.scopes } satisfies OperatorIdentity
       }).pipe(sqlDefect)
 
-    const create = (name: string, role: Role) =>
+    /**
+     * The scopes a new token is limited to, checked against the registry and
+     * its role: every one must exist and belong to the role (named as
+     * `scopes[i]` when not). Duplicates are dropped.
+     */
+    const checkScopes = (role: Role, requested: ReadonlyArray<string> | undefined) =>
       Effect.gen(function* () {
-        const operator = yield* requireRole("admin")
+        if (requested === undefined) return null
+        const scopes: Array<string> = []
+        for (const [i, name] of requested.entries()) {
+          const field = `scopes[${i}]`
+          const scope = yield* registry.lookup(name)
+          if (Option.isNone(scope)) {
+            return yield* new BadRequest({ message: `${field}: unknown scope ${JSON.stringify(name)}`, details: { field } })
+          }
+          if (!roleHasScope(role, scope.value)) {
+            return yield* new BadRequest({
+              message: `${field}: ${name} needs the ${scope.value.grantedTo} role or above; the token's role is ${role}`,
+              details: { field }
+            })
+          }
+          if (!scopes.includes(name)) scopes.push(name)
+        }
+        return scopes.sort()
+      })
+
+    /**
+     * Creates a token. A credential can hand out only what it has: a token
+     * limited to some scopes cannot create one with scopes beyond them.
+     */
+    const create = (name: string, role: Role, requestedScopes?: ReadonlyArray<string>) =>
+      Effect.gen(function* () {
+        const operator = yield* authorized(OperatorsAdmin)
+        const scopes = yield* checkScopes(role, requestedScopes)
+        const effective = scopes ?? (yield* registry.scopesOfRole(role))
+        const beyond = effective.filter((scope) => !operator.scopes.includes(scope))
+        if (beyond.length > 0) {
+          return yield* new Forbidden({
+            message: `${operator.name} cannot create a token with scopes it does not have: ${beyond.join(", ")}`,
+            details: { scopes: beyond }
+          })
+        }
         const token = generateToken("itl_op")
         const row = yield* events.transaction(
           Effect.gen(function* () {
-            const [row] = yield* insert(name, role, hashToken(token), operator.name)
+            const [row] = yield* insert(name, role, hashToken(token), operator.name, scopes)
             yield* audit.append(actorOf(operator), {
               action: "operator_token.created",
               targetType: "operator_token",
               targetId: row!.id,
-              details: { name, role }
+              details: { name, role, scopes }
             })
             return row!
           })
@@ -123,7 +152,7 @@ export class OperatorTokens extends Effect.Service<OperatorTokens>()("@itl-attes
 
     const list = (page: Page) =>
       Effect.gen(function* () {
-        yield* requireRole("admin")
+        yield* authorized(OperatorsAdmin)
         const rows = yield* sql<TokenRow>`SELECT * FROM operator_tokens ORDER BY created_at, id LIMIT ${page.limit} OFFSET ${page.offset}`
         const [count] = yield* sql<{ total: number }>`SELECT count(*)::int AS total FROM operator_tokens`
         return new OperatorTokenList({ tokens: rows.map(toToken), total: count!.total, ...page })
@@ -131,7 +160,7 @@ export class OperatorTokens extends Effect.Service<OperatorTokens>()("@itl-attes
 
     const revoke = (id: string) =>
       Effect.gen(function* () {
-        const operator = yield* requireRole("admin")
+        const operator = yield* authorized(OperatorsAdmin)
         const row = yield* events.transaction(
           Effect.gen(function* () {
             const [row] = yield* sql<TokenRow>`UPDATE operator_tokens
