@@ -10,7 +10,9 @@ import * as crypto from "node:crypto"
 import { Attestation } from "../../src/attestation/Attestation.js"
 import { MAX_OUTSTANDING_NONCES } from "../../src/attestation/AttestationErrors.js"
 import { AttestationRepo } from "../../src/attestation/AttestationRepo.js"
-import { AuditLog } from "../../src/audit/AuditLog.js"
+import { AuditLog, type AuditFilter } from "../../src/audit/AuditLog.js"
+import { authorized } from "../../src/authorization/Authorized.js"
+import { AuditRead } from "../../src/authorization/coreScopes.js"
 import { ChallengeRepo } from "../../src/enrollment/ChallengeRepo.js"
 import { Enrollment } from "../../src/enrollment/Enrollment.js"
 import { MachineId, type MachineStatus } from "../../src/machines/Machine.js"
@@ -19,6 +21,15 @@ import { coreTestLayer } from "./testLayer.js"
 
 const sha256 = (data: Uint8Array) => crypto.createHash("sha256").update(data).digest()
 const randomId = () => MachineId.make(crypto.randomUUID())
+
+/** The audit log as a viewer reads it (the service asks for the audit:read scope). */
+const auditList = (filter: AuditFilter) =>
+  Effect.flatMap(AuditLog, (audit) => audit.list(filter)).pipe(
+    Effect.provideService(authorized(AuditRead), { name: "unit test viewer", role: "viewer", via: "token", scopes: [AuditRead.name] })
+  )
+const auditVerify = Effect.flatMap(AuditLog, (audit) => audit.verify).pipe(
+  Effect.provideService(authorized(AuditRead), { name: "unit test viewer", role: "viewer", via: "token", scopes: [AuditRead.name] })
+)
 
 /** A fresh pending machine, optionally moved to `status`. */
 const newMachine = (status?: MachineStatus) =>
@@ -154,7 +165,7 @@ layer(coreTestLayer(), { timeout: "120 seconds" })("core rules over PGlite", (it
         expect(error._tag).toBe("ActivationFailed")
         // Single use: the right secret no longer helps.
         expect((yield* Effect.flip(enrollment.activate(machine.id, secret.toString("base64"))))._tag).toBe("NoChallenge")
-        const audit = yield* (yield* AuditLog).list({ target_id: machine.id, action: "machine.activation_failed", limit: 10, offset: 0 })
+        const audit = yield* auditList({ target_id: machine.id, action: "machine.activation_failed", limit: 10, offset: 0 })
         expect(audit.entries.map((e) => e.details)).toEqual([{ reason: "activation_failed" }])
         expect(Option.getOrThrow(yield* (yield* MachineRepo).findById(machine.id)).ek_verified).toBe(false)
       })
@@ -168,7 +179,7 @@ layer(coreTestLayer(), { timeout: "120 seconds" })("core rules over PGlite", (it
         const error = yield* Effect.flip((yield* Enrollment).activate(machine.id, secret.toString("base64")))
         expect(error._tag).toBe("ChallengeExpired")
         expect(error.message).toBe("the credential challenge expired; register again for a new one")
-        const audit = yield* (yield* AuditLog).list({ target_id: machine.id, limit: 10, offset: 0 })
+        const audit = yield* auditList({ target_id: machine.id, limit: 10, offset: 0 })
         expect(audit.entries.map((e) => [e.action, e.details])).toEqual([["machine.activation_failed", { reason: "challenge_expired" }]])
       })
     )
@@ -177,16 +188,15 @@ layer(coreTestLayer(), { timeout: "120 seconds" })("core rules over PGlite", (it
   describe("audit rows", () => {
     it.effect("decode into entries with numeric ids and DateTime times, and the chain verifies", () =>
       Effect.gen(function* () {
-        const audit = yield* AuditLog
         const machine = yield* newMachine()
         yield* challengeFor(machine.id, crypto.randomBytes(32))
         yield* Effect.flip((yield* Enrollment).activate(machine.id, "d3Jvbmc="))
-        const [entry] = (yield* audit.list({ target_id: machine.id, limit: 1, offset: 0 })).entries
+        const [entry] = (yield* auditList({ target_id: machine.id, limit: 1, offset: 0 })).entries
         expect(entry?.actor).toBe(machine.ek_fingerprint)
         expect(entry?.actor_kind).toBe("machine")
         expect(typeof entry?.id).toBe("number")
         expect(entry !== undefined && DateTime.isDateTime(entry.at)).toBe(true)
-        const verification = yield* audit.verify
+        const verification = yield* auditVerify
         expect(verification.valid).toBe(true)
         expect(verification.entries).toBeGreaterThanOrEqual(entry?.id ?? Infinity)
       })
