@@ -2,15 +2,15 @@
  * The platform's services in an application's own Effect program, with no
  * HTTP server: register a machine, approve it, read the audit log.
  *
- * The services check roles against a `CurrentOperator`, exactly as the HTTP
- * API does; the program names who it acts as, and that name is what the audit
- * log records.
+ * Operations that need a scope run under `actingAs(principal, ...scopes)`:
+ * the same role check as the HTTP API's endpoint policies, and the name the
+ * audit log records.
  */
-import { AppConfig, AttestationApp, AuditLog, CurrentOperator, Enrollment, Machines, RegisterMachine } from "@itl-attestation/core"
+import { actingAs, AppConfig, AttestationApp, AuditLog, AuditRead, Enrollment, Machines, MachinesWrite, RegisterMachine } from "@itl-attestation/core"
 import { Effect, Layer, Schema } from "effect"
 
 /** Who this program acts as: recorded as `approved_by` and as the audit actor. */
-export const operator = { name: "inventory-sync", role: "operator", via: "token" }
+export const operator = { name: "inventory-sync", role: "operator" }
 
 /**
  * @param {{ ekPublic: string, hostname: string }} machine the EK public key (PEM) and hostname
@@ -27,7 +27,7 @@ export const enrollAndApprove = ({ ekPublic, hostname }) =>
     const approved = yield* machines.approve(machine.id, "imported from the inventory")
     const trail = yield* audit.list({ target_id: machine.id, limit: 10, offset: 0 })
     return { machine: approved, audit: trail.entries }
-  }).pipe(Effect.provideService(CurrentOperator, operator))
+  }).pipe(actingAs(operator, MachinesWrite, AuditRead))
 
 /**
  * Runs `program` with the platform's services. `pool`: an existing pg pool

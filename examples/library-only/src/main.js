@@ -17,7 +17,8 @@ const pool = process.env.DATABASE_URL ? new pg.Pool({ connectionString: process.
 try {
   const { machine, audit } = await runWithPlatform(enrollAndApprove({ ekPublic: fs.readFileSync(file, "utf8"), hostname }), { pool })
   console.log(`${machine.hostname} (${machine.id}): ${machine.status}`)
-  for (const entry of audit) console.log(`  ${entry.at.toISOString?.() ?? entry.at} ${entry.actor} ${entry.action}`)
+  // `at` is a DateTime.Utc: its JSON form is the ISO string.
+  for (const entry of audit) console.log(`  ${entry.at.toJSON()} ${entry.actor} ${entry.action}`)
 } finally {
   await pool?.end()
 }

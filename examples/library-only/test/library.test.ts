@@ -5,7 +5,7 @@
  * PostgreSQL (TEST_DATABASE_URL): through a pool the test owns, which is still
  * usable afterwards; otherwise the platform's embedded PGlite.
  */
-import { AppConfig, appConfig, Machines, CurrentOperator } from "@itl-attestation/core"
+import { actingAs, AppConfig, appConfig, Machines, MachinesRead, MachinesWrite } from "@itl-attestation/core"
 import { ConfigProvider, Effect, Layer } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { freshDatabase, type FreshDatabase } from "../../../test-support/database.js"
@@ -47,11 +47,11 @@ describe("library-only example", () => {
 
   it("enforces the roles the HTTP API enforces", async () => {
     const viewer = Effect.flatMap(Machines, (machines) => machines.list({ limit: 10, offset: 0 })).pipe(
-      Effect.provideService(CurrentOperator, { name: "report", role: "viewer", via: "token" })
+      actingAs({ name: "report", role: "viewer" }, MachinesRead)
     )
     expect((await runWithPlatform(viewer, options)).machines.map((m: { hostname: string }) => m.hostname)).toEqual(["lib-1"])
-    const approveAsViewer = Effect.flatMap(Machines, (machines) => machines.approve("00000000-0000-0000-0000-000000000000")).pipe(
-      Effect.provideService(CurrentOperator, { name: "report", role: "viewer", via: "token" }),
+    const approveAsViewer = Effect.flatMap(Machines, (machines) => machines.approve("00000000-0000-0000-0000-000000000000" as never)).pipe(
+      actingAs({ name: "report", role: "viewer" }, MachinesWrite),
       Effect.flip
     )
     expect((await runWithPlatform(approveAsViewer, options))._tag).toBe("Forbidden")

@@ -180,8 +180,8 @@ export const toWebHandler = (options: AttestationAppOptions & { readonly config?
 
 /**
  * The core services without HTTP (Machines, OperatorTokens, AuditLog, …), for
- * an application's own Effect program. Requires `AppConfig`; the services
- * check roles against a `CurrentOperator` the caller provides.
+ * an application's own Effect program. Requires `AppConfig`; operations that
+ * need a scope run under `actingAs(principal, ...scopes)` (authorization/actingAs.ts).
  */
 export const services = (options: Pick<AttestationAppOptions, "database"> = {}) =>
   CoreServicesLive.pipe(withDatabase(options.database))

@@ -75,6 +75,7 @@ export { defineEvent, type EventDefinition } from "./events/EventDefinition.js"
 export { EventCatalog, EventCatalogError, type CatalogEntry } from "./events/EventCatalog.js"
 export { coreEvents } from "./events/coreEvents.js"
 export { EventsApi, EventTypeInfo, EventTypeList, ConsumerList, DeadLetter, DeadLetterPage, ReplayOutcome, ReplayPending } from "./events/EventsApi.js"
+export { actingAs, type Principal } from "./authorization/actingAs.js"
 export { MachineRecord } from "./machines/Machine.js"
 export { InvalidTransition, MachineNotFound, OperatorAction } from "./machines/MachineErrors.js"
 export {

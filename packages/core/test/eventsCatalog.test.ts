@@ -129,23 +129,21 @@ describe("extensions declaring events", () => {
       name: "event_thief",
       version: "1.0.0",
       description: "declares a core event",
-      migrations: {},
-      events: [defineEvent({ type: "machine.approved", description: "mine", payload: Schema.Struct({}) })],
-      layer: Layer.empty
+      core: "^2.0.0",
+      events: [defineEvent({ type: "machine.approved", description: "mine", payload: Schema.Struct({}) })]
     })
     const honest = defineExtension({
       name: "event_honest",
       version: "1.0.0",
       description: "declares its own",
-      migrations: {},
-      events: [defineEvent({ type: "event_honest.ping", description: "a ping", payload: Schema.Struct({ n: Schema.Number }) })],
-      layer: Layer.empty
+      core: "^2.0.0",
+      events: [defineEvent({ type: "event_honest.ping", description: "a ping", payload: Schema.Struct({ n: Schema.Number }) })]
     })
     const brokenLater = defineExtension({
       name: "event_broken_later",
       version: "1.0.0",
       description: "declares, then its layer fails",
-      migrations: {},
+      core: "^2.0.0",
       events: [defineEvent({ type: "event_broken_later.ping", description: "never", payload: Schema.Struct({}) })],
       layer: Layer.effectDiscard(Effect.fail(new Error("layer exploded")))
     })
