@@ -1,7 +1,7 @@
 /** The library without host-node: the whole platform as a Fetch-API handler, its embedding options, and its services. */
 import { PgClient } from "@effect/sql-pg"
 import { SqlClient } from "@effect/sql"
-import { AppConfig, appConfig, AttestationApp, CurrentOperator, Machines } from "@itl-attestation/core"
+import { actingAs, AppConfig, appConfig, AttestationApp, Machines, MachinesRead } from "@itl-attestation/core"
 import { ConfigProvider, Effect, Layer, Redacted, String as Str } from "effect"
 import * as crypto from "node:crypto"
 import * as fs from "node:fs"
@@ -115,7 +115,7 @@ describe("prefix", () => {
     expect(paths.filter((p) => !p.startsWith("/attestation/"))).toEqual([])
     expect(paths).toContain("/attestation/api/v1/test-notes/machines/{id}/notes")
     // The roles annotation still finds its operations under the prefixed paths.
-    expect(spec.paths["/attestation/api/v1/machines"].get["x-required-role"]).toBe("viewer")
+    expect(spec.paths["/attestation/api/v1/machines"].get["x-required-scope"]).toBe("machines:read")
     // Every operation of the document reaches a route (no credential: a 401 or 400 is an answer of that route).
     const someId = crypto.randomUUID()
     for (const [template, operations] of Object.entries(spec.paths as Record<string, Record<string, unknown>>)) {
@@ -246,14 +246,14 @@ describe("AttestationApp.services", () => {
     const host = await freshPool()
     try {
       const Db = PgClient.layer({ url: Redacted.make(host.url), maxConnections: 1 })
-      const operator = { name: "billing-service", role: "operator" as const, via: "token" as const }
+      const operator = { name: "billing-service", role: "operator" as const }
       const program = Effect.gen(function* () {
         const machines = yield* Machines
         const page = yield* machines.list({ limit: 10, offset: 0 } as any)
         const sql = yield* SqlClient.SqlClient
         const [row] = yield* sql<{ n: number }>`SELECT count(*)::int AS n FROM migrations_core`
         return { total: page.total, migrations: row!.n }
-      }).pipe(Effect.provideService(CurrentOperator, operator))
+      }).pipe(actingAs(operator, MachinesRead))
       // One build: the program's SqlClient and the platform's are the same layer value, built once.
       const result = await Effect.runPromise(
         program.pipe(

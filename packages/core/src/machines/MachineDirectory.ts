@@ -45,7 +45,7 @@ export class MachineDirectory extends Effect.Service<MachineDirectory>()("@itl-a
     return {
       get,
       exists: (id: string) => Effect.map(get(id), Option.isSome),
-      /** Newest registrations first, as `GET /api/v1/machines` lists them. */
+      /** In the order `GET /api/v1/machines` lists them. */
       list: (filter: MachineListFilter) =>
         repo.list({ status: filter.status, limit: filter.limit, offset: filter.offset }).pipe(
           Effect.map(({ rows, total }) => ({ machines: rows.map(toMachine), total })),
