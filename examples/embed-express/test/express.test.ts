@@ -4,12 +4,9 @@
  * the platform works under /attestation. On PostgreSQL (TEST_DATABASE_URL) the
  * platform shares the application's pg pool; on PGlite it uses its embedded one.
  */
-import { AppConfig, appConfig } from "@itl-attestation/core"
-import { ConfigProvider, Layer } from "effect"
 import * as crypto from "node:crypto"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { freshDatabase, type FreshDatabase } from "../../../test-support/database.js"
-import { freshPool, type HostPool } from "../../../test-support/hostPool.js"
+import { type ExampleDatabase, exampleDatabase } from "../../../test-support/exampleDatabase.js"
 import { fakeEkPem } from "../../../test-support/server.js"
 // @ts-expect-error the example is plain JavaScript
 import { start } from "../src/app.js"
@@ -17,31 +14,20 @@ import { start } from "../src/app.js"
 const apiKey = `shop-${crypto.randomBytes(8).toString("hex")}`
 const adminToken = `admin-${crypto.randomBytes(16).toString("hex")}`
 let shop: { url: string; ready: Promise<unknown>; close: () => Promise<void> }
-let pooled: HostPool | undefined
-let embedded: FreshDatabase | undefined
+let database: ExampleDatabase
 
 beforeAll(async () => {
-  let env: Record<string, string>
-  if (process.env.TEST_DATABASE_URL) {
-    pooled = await freshPool()
-    env = pooled.env
-  } else {
-    embedded = await freshDatabase()
-    env = embedded.env
-  }
-  const config = Layer.effect(AppConfig, appConfig).pipe(
-    Layer.provide(Layer.setConfigProvider(ConfigProvider.fromMap(new Map(Object.entries({ ...env, ITL_ADMIN_TOKEN: adminToken })))))
-  )
-  shop = await start({ apiKey, config, ...(pooled ? { pool: pooled.pool } : {}) })
+  database = await exampleDatabase()
+  const config = database.config({ ITL_ADMIN_TOKEN: adminToken })
+  shop = await start({ apiKey, config, ...(database.pool ? { pool: database.pool } : {}) })
 })
 afterAll(async () => {
   await shop?.close()
-  if (pooled) {
+  if (database?.pool) {
     // The platform is gone; the application's pool is not.
-    expect((await pooled.pool.query("SELECT count(*)::int AS n FROM machines")).rows[0].n).toBeGreaterThan(0)
-    await pooled.cleanup()
+    expect((await database.pool.query("SELECT count(*)::int AS n FROM machines")).rows[0].n).toBeGreaterThan(0)
   }
-  await embedded?.cleanup()
+  await database?.cleanup()
 })
 
 const send = async (method: string, path: string, init: { headers?: Record<string, string>; body?: string } = {}) => {

@@ -4,45 +4,29 @@
  * answered, not left hanging). PostgreSQL (TEST_DATABASE_URL) through a pool
  * the test owns, or else the platform's embedded PGlite.
  */
-import { AppConfig, appConfig } from "@itl-attestation/core"
-import { ConfigProvider, Layer } from "effect"
 import * as crypto from "node:crypto"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { freshDatabase, type FreshDatabase } from "../../../test-support/database.js"
-import { freshPool, type HostPool } from "../../../test-support/hostPool.js"
+import { type ExampleDatabase, exampleDatabase } from "../../../test-support/exampleDatabase.js"
 import { fakeEkPem } from "../../../test-support/server.js"
 // @ts-expect-error the example is plain JavaScript
 import { start } from "../src/server.js"
 
 const adminToken = `admin-${crypto.randomBytes(16).toString("hex")}`
 let app: { url: string; ready: Promise<any>; close: () => Promise<void> }
-let pooled: HostPool | undefined
-let embedded: FreshDatabase | undefined
+let database: ExampleDatabase
 /** Sent right after the server listened, before the platform is ready. */
 let early: Promise<Response>
 
 beforeAll(async () => {
-  let env: Record<string, string>
-  if (process.env.TEST_DATABASE_URL) {
-    pooled = await freshPool()
-    env = pooled.env
-  } else {
-    embedded = await freshDatabase()
-    env = embedded.env
-  }
-  const config = Layer.effect(AppConfig, appConfig).pipe(
-    Layer.provide(Layer.setConfigProvider(ConfigProvider.fromMap(new Map(Object.entries({ ...env, ITL_ADMIN_TOKEN: adminToken })))))
-  )
-  app = await start({ config, ...(pooled ? { pool: pooled.pool } : {}) })
+  database = await exampleDatabase()
+  const config = database.config({ ITL_ADMIN_TOKEN: adminToken })
+  app = await start({ config, ...(database.pool ? { pool: database.pool } : {}) })
   early = fetch(`${app.url}/attestation/healthz`)
 })
 afterAll(async () => {
   await app?.close()
-  if (pooled) {
-    expect((await pooled.pool.query("SELECT 1 AS one")).rows).toEqual([{ one: 1 }])
-    await pooled.cleanup()
-  }
-  await embedded?.cleanup()
+  if (database?.pool) expect((await database.pool.query("SELECT 1 AS one")).rows).toEqual([{ one: 1 }])
+  await database?.cleanup()
 })
 
 describe("node:http with the platform's request listener", () => {
@@ -50,7 +34,7 @@ describe("node:http with the platform's request listener", () => {
     const response = await early
     expect([response.status, await response.json()]).toEqual([200, { status: "ok" }])
     const report = await app.ready
-    expect(report.database.kind).toBe(pooled ? "postgres" : "embedded")
+    expect(report.database.kind).toBe(database.pool ? "postgres" : "embedded")
   })
 
   it("serves the application's own routes itself", async () => {

@@ -8,34 +8,20 @@
 import { actingAs, AppConfig, appConfig, Machines, MachinesRead, MachinesWrite } from "@itl-attestation/core"
 import { ConfigProvider, Effect, Layer } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { freshDatabase, type FreshDatabase } from "../../../test-support/database.js"
-import { freshPool, type HostPool } from "../../../test-support/hostPool.js"
+import { type ExampleDatabase, exampleDatabase } from "../../../test-support/exampleDatabase.js"
+import { freshPool } from "../../../test-support/hostPool.js"
 import { fakeEkPem } from "../../../test-support/server.js"
 // @ts-expect-error the example is plain JavaScript
 import { enrollAndApprove, operator, runWithPlatform } from "../src/enroll.js"
 
-let pooled: HostPool | undefined
-let embedded: FreshDatabase | undefined
+let database: ExampleDatabase
 let options: { pool?: unknown; config: Layer.Layer<AppConfig> }
 
 beforeAll(async () => {
-  let env: Record<string, string>
-  if (process.env.TEST_DATABASE_URL) {
-    pooled = await freshPool()
-    env = pooled.env
-  } else {
-    embedded = await freshDatabase()
-    env = embedded.env
-  }
-  const config = Layer.effect(AppConfig, appConfig).pipe(
-    Layer.provide(Layer.setConfigProvider(ConfigProvider.fromMap(new Map(Object.entries(env)))))
-  )
-  options = { config, ...(pooled ? { pool: pooled.pool } : {}) }
+  database = await exampleDatabase()
+  options = { config: database.config(), ...(database.pool ? { pool: database.pool } : {}) }
 })
-afterAll(async () => {
-  await pooled?.cleanup()
-  await embedded?.cleanup()
-})
+afterAll(() => database?.cleanup())
 
 describe("library-only example", () => {
   it("registers and approves a machine and reads its audit trail, without HTTP", async () => {

@@ -76,10 +76,11 @@ export const CoreServicesLive = Layer.mergeAll(
   PcrPolicies.Default,
   MachineSessions.Default,
   MasterKeyRewrap.Default,
-  AuditedChanges.Default,
   MachineDirectory.Default,
   EventBus.Default
 ).pipe(
+  // One helper for every audited change, core's and extensions'.
+  Layer.provideMerge(AuditedChanges.Default),
   Layer.provideMerge(Layer.mergeAll(AuditLog.Default, MachineRepo.Default)),
   // The core's scopes are known before any API is served or token created.
   Layer.provideMerge(Layer.effectDiscard(Effect.flatMap(ScopeRegistry, (registry) => registry.register("core", coreScopes))).pipe(Layer.provideMerge(ScopeRegistry.Default))),

@@ -1,8 +1,7 @@
 /** Operators' side of PCR policy: per machine, and the global default. */
 import { Effect, Option } from "effect"
-import { AuditLog } from "../audit/AuditLog.js"
+import { AuditedChanges } from "../audit/AuditedChanges.js"
 import { sqlDefect } from "../db/sqlDefect.js"
-import { Events } from "../events/Events.js"
 import type { MachineId } from "../machines/Machine.js"
 import { MachineNotFound } from "../machines/MachineErrors.js"
 import { MachineRepo } from "../machines/MachineRepo.js"
@@ -17,8 +16,7 @@ export class PcrPolicies extends Effect.Service<PcrPolicies>()("@itl-attestation
     const machines = yield* MachineRepo
     const repo = yield* AttestationRepo
     const attestation = yield* Attestation
-    const audit = yield* AuditLog
-    const events = yield* Events
+    const changes = yield* AuditedChanges
 
     const machineOrFail = (id: MachineId) =>
       Effect.flatMap(machines.findById(id), Option.match({ onNone: () => Effect.fail(new MachineNotFound({ id })), onSome: Effect.succeed }))
@@ -40,16 +38,16 @@ export class PcrPolicies extends Effect.Service<PcrPolicies>()("@itl-attestation
     const setForMachine = (id: MachineId, policy: PcrPolicy | null) =>
       Effect.gen(function* () {
         const operator = yield* authorized(MachinesWrite)
-        yield* events.transaction(
-          Effect.gen(function* () {
-            const row = yield* repo.setMachinePolicy(id, policy === null ? null : policy.pcrs)
-            if (Option.isNone(row)) return yield* new MachineNotFound({ id })
-            yield* audit.append(actorOf(operator), {
-              action: policy === null ? "machine.pcr_policy_cleared" : "machine.pcr_policy_set",
-              targetType: "machine",
-              targetId: id,
-              details: policy === null ? {} : { pcr_selection: selectionOf(policy.pcrs) }
-            })
+        yield* changes.run(
+          actorOf(operator),
+          Effect.flatMap(repo.setMachinePolicy(id, policy === null ? null : policy.pcrs), (row) =>
+            Option.isNone(row) ? Effect.fail(new MachineNotFound({ id })) : Effect.void
+          ),
+          () => ({
+            action: policy === null ? "machine.pcr_policy_cleared" : "machine.pcr_policy_set",
+            targetType: "machine",
+            targetId: id,
+            details: policy === null ? {} : { pcr_selection: selectionOf(policy.pcrs) }
           })
         )
         return yield* viewOf(id)
@@ -69,16 +67,14 @@ export class PcrPolicies extends Effect.Service<PcrPolicies>()("@itl-attestation
     const setDefault = (policy: PcrPolicy | null) =>
       Effect.gen(function* () {
         const operator = yield* authorized(MachinesWrite)
-        yield* events.transaction(
-          Effect.gen(function* () {
-            if (policy === null) yield* repo.deleteDefaultPolicy
-            else yield* repo.setDefaultPolicy(policy.pcrs, operator.name)
-            yield* audit.append(actorOf(operator), {
-              action: policy === null ? "pcr_policy.default_cleared" : "pcr_policy.default_set",
-              targetType: "pcr_policy",
-              targetId: "default",
-              details: policy === null ? {} : { pcr_selection: selectionOf(policy.pcrs) }
-            })
+        yield* changes.run(
+          actorOf(operator),
+          policy === null ? repo.deleteDefaultPolicy : repo.setDefaultPolicy(policy.pcrs, operator.name),
+          () => ({
+            action: policy === null ? "pcr_policy.default_cleared" : "pcr_policy.default_set",
+            targetType: "pcr_policy",
+            targetId: "default",
+            details: policy === null ? {} : { pcr_selection: selectionOf(policy.pcrs) }
           })
         )
         return yield* defaultView

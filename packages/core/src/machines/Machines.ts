@@ -3,29 +3,22 @@
  * Each change commits with its audit row and its event in one transaction.
  */
 import { Effect, Either, Option } from "effect"
-import type { Actor } from "../audit/AuditEntry.js"
-import { AuditLog } from "../audit/AuditLog.js"
-import { Events } from "../events/Events.js"
+import { AuditedChanges } from "../audit/AuditedChanges.js"
 import { actorOf, authorized } from "../authorization/Authorized.js"
 import { MachinesAdmin, MachinesRead, MachinesWrite } from "../authorization/coreScopes.js"
 import { sqlDefect } from "../db/sqlDefect.js"
-import { type MachineId, type MachinePage as MachinePageType, MachinePage, type MachineRecord, toMachine } from "./Machine.js"
+import { type MachineId, type MachinePage as MachinePageType, MachinePage, toMachine } from "./Machine.js"
 import { MachineNotFound } from "./MachineErrors.js"
 import { type MachineFilter, MachineRepo } from "./MachineRepo.js"
 import { MachineSessions } from "../sessions/MachineSessions.js"
-import { machineEvent } from "./machineEvent.js"
+import { machineChange } from "./machineEvent.js"
 import { eventOf, type OperatorAction, transition } from "./lifecycle.js"
 
 export class Machines extends Effect.Service<Machines>()("@itl-attestation/core/Machines", {
   effect: Effect.gen(function* () {
     const repo = yield* MachineRepo
     const sessions = yield* MachineSessions
-    const audit = yield* AuditLog
-    const events = yield* Events
-
-    /** Shared by every change: audit row and event, inside the caller's transaction. */
-    const record = (actor: Actor, action: string, row: MachineRecord, details: Record<string, unknown>) =>
-      audit.append(actor, { action, targetType: "machine", targetId: row.id, details })
+    const changes = yield* AuditedChanges
 
     const findOrFail = (id: MachineId) =>
       Effect.flatMap(repo.findById(id), Option.match({ onNone: () => Effect.fail(new MachineNotFound({ id })), onSome: Effect.succeed }))
@@ -50,7 +43,8 @@ export class Machines extends Effect.Service<Machines>()("@itl-attestation/core/
     const act = (action: OperatorAction, id: MachineId, reason: string | undefined) =>
       Effect.gen(function* () {
         const operator = yield* authorized(MachinesWrite)
-        return yield* events.transaction(
+        const { updated } = yield* changes.run(
+          actorOf(operator),
           Effect.gen(function* () {
             const current = yield* lockOrFail(id)
             const change = transition(action, current.status, current.status_before_lock)
@@ -72,23 +66,36 @@ export class Machines extends Effect.Service<Machines>()("@itl-attestation/core/
               ...(reason ? { reason } : {}),
               ...(resetFailures ? { failed_attestations_reset_from: current.failed_attestations } : {})
             }
-            yield* record(actorOf(operator), eventOf[action], updated, details)
-            yield* events.append(machineEvent(eventOf[action], updated, { ...details, actor: operator.name }))
-            return toMachine(updated)
+            return { updated, details }
+          }),
+          ({ updated, details }) => ({
+            action: eventOf[action],
+            targetType: "machine",
+            targetId: updated.id,
+            details,
+            events: [machineChange(eventOf[action], updated, { ...details, actor: operator.name })]
           })
         )
+        return toMachine(updated)
       }).pipe(sqlDefect, Effect.withSpan(`Machines.${action}`))
 
     const remove = (id: MachineId) =>
       Effect.gen(function* () {
         const operator = yield* authorized(MachinesAdmin)
-        yield* events.transaction(
+        yield* changes.run(
+          actorOf(operator),
           Effect.gen(function* () {
             const current = yield* lockOrFail(id)
             // Extension rows referencing the machine go with it (ON DELETE CASCADE).
             yield* repo.remove(id)
-            yield* record(actorOf(operator), "machine.deleted", current, { hostname: current.hostname, ek_fingerprint: current.ek_fingerprint })
-            yield* events.append(machineEvent("machine.deleted", current, { actor: operator.name }))
+            return current
+          }),
+          (current) => ({
+            action: "machine.deleted",
+            targetType: "machine",
+            targetId: current.id,
+            details: { hostname: current.hostname, ek_fingerprint: current.ek_fingerprint },
+            events: [machineChange("machine.deleted", current, { actor: operator.name })]
           })
         )
       }).pipe(sqlDefect, Effect.withSpan("Machines.delete"))

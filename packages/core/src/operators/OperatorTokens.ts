@@ -7,9 +7,8 @@ import { Effect, Option, Redacted } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { sqlDefect } from "../db/sqlDefect.js"
-import { AuditLog } from "../audit/AuditLog.js"
+import { AuditedChanges } from "../audit/AuditedChanges.js"
 import { AppConfig, isEmbedded } from "../config/AppConfig.js"
-import { Events } from "../events/Events.js"
 import { actorOf, authorized } from "../authorization/Authorized.js"
 import { OperatorsAdmin } from "../authorization/coreScopes.js"
 import { roleHasScope } from "../authorization/Scope.js"
@@ -42,8 +41,7 @@ export { actorOf }
 export class OperatorTokens extends Effect.Service<OperatorTokens>()("@itl-attestation/core/OperatorTokens", {
   effect: Effect.gen(function* () {
     const sql = yield* SqlClient.SqlClient
-    const audit = yield* AuditLog
-    const events = yield* Events
+    const changes = yield* AuditedChanges
     const config = yield* AppConfig
     const registry = yield* ScopeRegistry
     const lastUsedWritten = new Map<string, number>()
@@ -135,17 +133,10 @@ export class OperatorTokens extends Effect.Service<OperatorTokens>()("@itl-attes
           })
         }
         const token = generateToken("itl_op")
-        const row = yield* events.transaction(
-          Effect.gen(function* () {
-            const [row] = yield* insert(name, role, hashToken(token), operator.name, scopes)
-            yield* audit.append(actorOf(operator), {
-              action: "operator_token.created",
-              targetType: "operator_token",
-              targetId: row!.id,
-              details: { name, role, scopes }
-            })
-            return row!
-          })
+        const row = yield* changes.run(
+          actorOf(operator),
+          Effect.map(insert(name, role, hashToken(token), operator.name, scopes), (rows) => rows[0]!),
+          (row) => ({ action: "operator_token.created", targetType: "operator_token", targetId: row.id, details: { name, role, scopes } })
         )
         return new CreatedOperatorToken({ ...toToken(row), token })
       }).pipe(sqlDefect, Effect.withSpan("OperatorTokens.create"))
@@ -161,20 +152,15 @@ export class OperatorTokens extends Effect.Service<OperatorTokens>()("@itl-attes
     const revoke = (id: string) =>
       Effect.gen(function* () {
         const operator = yield* authorized(OperatorsAdmin)
-        const row = yield* events.transaction(
-          Effect.gen(function* () {
-            const [row] = yield* sql<TokenRow>`UPDATE operator_tokens
+        const row = yield* changes.run(
+          actorOf(operator),
+          Effect.flatMap(
+            sql<TokenRow>`UPDATE operator_tokens
               SET revoked_at = COALESCE(revoked_at, now()), revoked_by = COALESCE(revoked_by, ${operator.name})
-              WHERE id = ${id} RETURNING *`
-            if (row === undefined) return yield* new NotFound({ message: `operator token ${id} not found` })
-            yield* audit.append(actorOf(operator), {
-              action: "operator_token.revoked",
-              targetType: "operator_token",
-              targetId: id,
-              details: { name: row.name }
-            })
-            return row
-          })
+              WHERE id = ${id} RETURNING *`,
+            ([row]) => (row === undefined ? Effect.fail(new NotFound({ message: `operator token ${id} not found` })) : Effect.succeed(row))
+          ),
+          (row) => ({ action: "operator_token.revoked", targetType: "operator_token", targetId: id, details: { name: row.name } })
         )
         return toToken(row)
       }).pipe(sqlDefect, Effect.withSpan("OperatorTokens.revoke"))
