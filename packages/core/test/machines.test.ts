@@ -253,12 +253,15 @@ describe("lifecycle", () => {
 
 describe("clients that disconnect", () => {
   it("leave each change whole or absent, and the journal usable", async () => {
-    const attempts = Array.from({ length: 20 }, (_, i) => {
+    // Keys first: generating 20 RSA keys blocks this process (server included) for seconds, and requests sent
+    // right after such a pause can meet keep-alive sockets the server is closing at that very moment.
+    const keys = Array.from({ length: 20 }, () => fakeEkPem())
+    const attempts = keys.map((ekPublic, i) => {
       const controller = new AbortController()
       const request = fetch(`${server.url}/api/v1/machines/register`, {
         method: "POST",
         headers: { "content-type": "application/json" },
-        body: JSON.stringify({ ek_public: fakeEkPem(), hostname: `gone-${i}.example.test` }),
+        body: JSON.stringify({ ek_public: ekPublic, hostname: `gone-${i}.example.test` }),
         signal: controller.signal
       }).catch(() => undefined)
       setTimeout(() => controller.abort(), 2 + (i % 5))

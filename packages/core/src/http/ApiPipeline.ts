@@ -106,9 +106,13 @@ const run = (
       if (body._tag === "Unreadable") return badInput({ field: "", message: body.message })
       served = withBody(request, body.bytes)
     }
+    // Once the body is in, the request runs to its end even if the client goes away: interrupting it
+    // mid-query makes the database client cancel the statement, and on the embedded database (one
+    // session) that cancel stalls every other request for seconds. The answer is simply not sent.
     return yield* route.pipe(
       Effect.provideService(HttpServerRequest.HttpServerRequest, served),
-      Effect.catchAllCause(problemOf)
+      Effect.catchAllCause(problemOf),
+      Effect.uninterruptible
     )
   }).pipe(
     Effect.map((result) => (HttpServerResponse.isServerResponse(result) ? result : renderWithRetry(pipeline, result))),

@@ -39,7 +39,9 @@ const requestIdOf = (request: HttpServerRequest.HttpServerRequest) => {
   return given !== undefined && CLIENT_REQUEST_ID.test(given) ? given : crypto.randomUUID()
 }
 
-const lastResort = (cause: Cause.Cause<unknown>) => {
+const lastResort = (cause: Cause.Cause<HttpLayerRouter.unhandled>) => {
+  // A client that went away: nothing to answer, nothing to report.
+  if (Cause.isInterruptedOnly(cause)) return Effect.failCause(cause)
   const error = Cause.squash(cause)
   if (HttpServerError.isServerError(error) && error._tag === "RouteNotFound") return Effect.succeed(HttpServerResponse.empty({ status: 404 }))
   return Effect.as(Effect.logError("request failed outside any API pipeline", cause), HttpServerResponse.text("internal server error", { status: 500 }))
