@@ -43,15 +43,24 @@ export const ok = (run: Run) => {
   return run.stdout
 }
 
-/** Exit code 1 and exactly one stderr line, with no stack frames in it. */
-export const expectOneLineError = (run: Run, ...patterns: ReadonlyArray<RegExp>) => {
-  expect(run.code).toBe(1)
-  expect(run.stdout).toBe("")
+/** The exit code `code` (see src/exitCodes.ts) and exactly one stderr line, with no stack frames in it. */
+export const expectOneLineError = (run: Run, code: number, ...patterns: ReadonlyArray<RegExp>) => {
   const lines = run.stderr.split("\n").filter((line) => line !== "")
   expect(lines, run.stderr).toHaveLength(1)
+  expect(run.code, run.stderr).toBe(code)
+  expect(run.stdout).toBe("")
   expect(run.stderr).not.toMatch(/^\s+at /m)
   expect(lines[0]).toMatch(/^attestation: /)
   for (const pattern of patterns) expect(lines[0]).toMatch(pattern)
+}
+
+/**
+ * A usage mistake: exit 2 and one line `attestation: <message> (see '<command> --help')`,
+ * pointing at the help of `command` (`attestation machine get`).
+ */
+export const expectUsageError = (run: Run, command: string, ...patterns: ReadonlyArray<RegExp>) => {
+  expectOneLineError(run, 2, ...patterns)
+  expect(run.stderr.trimEnd().endsWith(` (see '${command} --help')`), run.stderr).toBe(true)
 }
 
 /** An agent on one TPM, with its own state directory; `-o json` (a global option) goes before `agent`. */

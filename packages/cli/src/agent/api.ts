@@ -48,9 +48,13 @@ const refusalAsLeft = <A, E>(effect: Effect.Effect<A, E>): Effect.Effect<Either.
     Effect.catchAll((error) => (isRefusal(error) ? Effect.succeed(Either.left(error)) : Effect.fail(error)))
   )
 
+/** A refusal as the one-line failure `<code>: <message> (HTTP <status>)<addendum>`, with the exit code of its status. */
+export const refusalFailure = (refusal: ApiRefusal, addendum = "") =>
+  new CliFailure({ message: `${refusalLine(refusal)}${addendum}`, exitCode: exitCodeForStatus(STATUS[refusal._tag] ?? 500) })
+
 const failOnRefusal = <A>(result: Either.Either<A, ApiRefusal>) =>
   Either.match(result, {
-    onLeft: (refusal) => Effect.fail(new CliFailure({ message: refusalLine(refusal), exitCode: exitCodeForStatus(STATUS[refusal._tag] ?? 500) })),
+    onLeft: (refusal) => Effect.fail(refusalFailure(refusal)),
     onRight: Effect.succeed
   })
 
