@@ -119,7 +119,9 @@ const explainParseError = (error: unknown, path: ReadonlyArray<NodeDescriptor>, 
   if (code === "ERR_PARSE_ARGS_INVALID_OPTION_VALUE") {
     const option = find(options, flag)
     if (option?.kind === "boolean") return `option --${option.name} takes no value`
-    return `option ${flag} needs a value${option === undefined ? "" : ` (${option.placeholder})`}`
+    const needs = `option ${flag} needs a value${option === undefined ? "" : ` (${option.placeholder})`}`
+    // The next word starts with '-': parseArgs will not take it as the value unless joined with '='.
+    return /ambiguous/.test(message) ? `${needs}; for a value starting with '-', write ${flag}=<value>` : needs
   }
   return message.split("\n")[0] ?? "invalid usage"
 }
