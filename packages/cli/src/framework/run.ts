@@ -67,7 +67,11 @@ export const runCli = async (argv: ReadonlyArray<string>, context: RunContext): 
   process.once("SIGTERM", stop)
   try {
     const outcome = await spec.execute({ ...bound.value, globals: globals.value, signal: controller.signal })
-    if (outcome.message !== undefined) context.stderr.write(`${outcome.message}\n`)
+    if (outcome.message !== undefined) {
+      // A usage mistake the command found itself points to the help like those found by the parser.
+      const pointer = outcome.exitCode === ExitCode.usage ? ` (see '${commandLine(parsed.path)} --help')` : ""
+      context.stderr.write(`${outcome.message}${pointer}\n`)
+    }
     return outcome.exitCode
   } finally {
     process.off("SIGINT", stop)
