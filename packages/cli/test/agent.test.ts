@@ -128,6 +128,16 @@ describe("attestation agent", () => {
       expect(status).toMatchObject({ state: { machine_id: machineId }, session: { live: true }, server: { id: machineId, status: "attested" }, note: null })
       expect(JSON.stringify(status)).not.toContain("token")
     })
+
+    it("traces its requests with --verbose, the session token redacted", async () => {
+      const session = JSON.parse(await readFile(join(stateDir, "session.json"), "utf8"))
+      const run = await agent(["status", "--verbose"])
+      expect(run.code).toBe(0)
+      expect(run.stderr).toMatch(/^> GET http:\/\/\S+\/api\/v1\/machines\/me$/m)
+      expect(run.stderr).toContain("> authorization: [redacted]")
+      expect(run.stderr).toMatch(/^< 200 OK in \d+ ms$/m)
+      expect(run.stdout + run.stderr).not.toContain(session.token)
+    })
   })
 
   describe("ECC EK and ECC AK, no certificate", () => {

@@ -100,7 +100,7 @@ const get = command({
       const name = args.name
       // As the machine: the fingerprint header and no Authorization header
       // (an operator token there would be taken for a machine session).
-      const answer = yield* vaultMachineApi.try(globals.url, { _tag: "EkFingerprint", fingerprint: ekFingerprint }, (client) =>
+      const answer = yield* vaultMachineApi.try(globals, { _tag: "EkFingerprint", fingerprint: ekFingerprint }, (client) =>
         client.machineSecretRead.read({ path: { id: asMachineId(args.machineId), name }, urlParams: { scheme: "hkdf-ek-v1" } })
       )
       if (Either.isLeft(answer)) {
