@@ -8,7 +8,7 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
-import { expect } from "vitest"
+import { afterAll, expect } from "vitest"
 import type { Swtpm } from "../../../test-support/swtpm.js"
 
 export const BIN = fileURLToPath(new URL("../dist/bin.js", import.meta.url))
@@ -24,7 +24,8 @@ export interface Run {
  * so neither the user's ~/.config profile nor another file's cache leaks in.
  */
 const HOME = fs.mkdtempSync(path.join(os.tmpdir(), "itl-cli-test-"))
-process.once("exit", () => fs.rmSync(HOME, { recursive: true, force: true }))
+// Registered on the importing test file: removed once its tests are done.
+afterAll(() => fs.rmSync(HOME, { recursive: true, force: true }))
 
 /** A fresh directory under this file's private home. */
 export const scratchDir = (prefix: string) => fs.mkdtempSync(path.join(HOME, `${prefix}-`))
