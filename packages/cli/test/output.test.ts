@@ -125,6 +125,30 @@ attestation machine approve "$id" -o json`,
     expect(() => JSON.parse(table)).toThrow()
   })
 
+  it("shows free text from the server in a table escaped: no escape sequence, CR or newline reaches the terminal", async () => {
+    // Another operator's reason and token name: an escape that clears the screen and retitles the
+    // terminal, a CR that would overwrite the line, a newline that would forge a row, a bidi override.
+    const reason = "ok\u001b[2J\u001b]0;pwned\u0007\nstatus  approved\rX\u202e"
+    const name = "ci\u001b[31mred\u009b"
+    const approved = await api(server, server.adminToken).post(`/api/v1/machines/${id}/lock`, { reason })
+    expect(approved.status, approved.text).toBe(200)
+    const created = await api(server, server.adminToken).post("/api/v1/operators/tokens", { name, role: "viewer" })
+    expect(created.status, created.text).toBe(201)
+    const [details, tokens, asJson] = await Promise.all([
+      asAdmin(["machine", "get", id]),
+      asAdmin(["operator", "token", "list"]),
+      asAdmin(["-o", "json", "machine", "get", id])
+    ])
+    for (const text of [ok(details), ok(tokens)]) expect(text).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202e]/)
+    expect(details.stdout).toContain("status_reason       ok\\u001b[2J\\u001b]0;pwned\\u0007\\nstatus  approved\\rX\\u202e\n")
+    expect(details.stdout.split("\n").filter((line) => line.startsWith("status "))).toEqual(["status              locked"])
+    const rows = tokens.stdout.trim().split("\n")
+    expect(rows).toHaveLength(1 + 2 + 1)
+    expect(rows.find((row) => row.startsWith(created.body.id))).toContain("ci\\u001b[31mred\\u009b")
+    // Scripts still get the exact value.
+    expect(json(asJson).status_reason).toBe(reason)
+  })
+
   it("keeps a failure to one stderr line whatever the format", async () => {
     for (const format of ["json", "yaml", "id"]) {
       const run = await asAdmin(["-o", format, "machine", "get", "00000000-0000-4000-8000-000000000000"])

@@ -6,7 +6,7 @@ import { callApi } from "../client.js"
 import { CliFailure } from "../errors.js"
 import { command, group } from "../framework/command.js"
 import { option } from "../framework/options.js"
-import { cell, column, count, details, pageFooter, render, shortFingerprint, table, time } from "../output.js"
+import { cell, column, count, details, pageFooter, printable, render, shortFingerprint, table, time } from "../output.js"
 import { progress } from "../progress.js"
 import { allPages, asMachineId, given, idArg, limit, offset } from "./shared.js"
 
@@ -76,7 +76,7 @@ const watched = (m: Machine) => `${m.status}\u0000${m.status_reason ?? ""}\u0000
 const changeLine = (before: Machine, after: Machine) => {
   const at = time(DateTime.unsafeMake(Date.now()))
   const status = before.status === after.status ? `status: ${after.status}` : `status: ${before.status} → ${after.status}`
-  const reason = after.status_reason === null || after.status_reason === before.status_reason ? "" : ` (reason: ${after.status_reason})`
+  const reason = after.status_reason === null || after.status_reason === before.status_reason ? "" : ` (reason: ${printable(after.status_reason)})`
   const attested = after.last_attested_at !== before.last_attested_at ? `, attested at ${time(after.last_attested_at)}` : ""
   return `${at}  ${status}${reason}${attested}`
 }
