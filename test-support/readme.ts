@@ -18,13 +18,15 @@
  * same in every block of one walk, so "9000" → <port> in one block meets
  * ITL_PORT=<port> in another. Every block runs in its own `bash -e -o
  * pipefail` (a failing command fails the walk) in the repository's directory,
- * with PATH, a temporary HOME and the block's variables — nothing else of the
- * test's environment.
+ * in a user's environment (test-support/packing.ts userEnvironment: a
+ * temporary HOME, none of the suite's ITL_* or TEST_* variables) plus the
+ * block's variables.
  */
 import { spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
+import { userEnvironment } from "./packing.js"
 
 export interface Block {
   /** 1-based line of the opening fence in README.md, for messages. */
@@ -99,7 +101,7 @@ interface Running {
 }
 
 const start = (block: Block, options: { cwd: string; values: Values; home: string }): Running => {
-  const env: Record<string, string> = { PATH: process.env.PATH ?? "", HOME: options.home }
+  const env = userEnvironment(options.home)
   for (const [name, value] of block.env) env[name] = substitute(value, options.values, `README.md:${block.line}`)
   // Its own process group, so that stopping it stops what it started (npm → sh → node).
   const child = spawn("bash", ["-e", "-o", "pipefail", "-c", scriptOf(block, options.values)], {
