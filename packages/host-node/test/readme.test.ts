@@ -18,7 +18,7 @@ import { execFileSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { afterAll, describe, expect, it } from "vitest"
 import { type FreshDatabase, LOCAL_POSTGRES_URL, postgresDatabase } from "../../../test-support/database.js"
 import { type Block, runnableBlocks, scriptOf, walk } from "../../../test-support/readme.js"
 import { freePort } from "./spawned.js"
@@ -26,21 +26,22 @@ import { freePort } from "./spawned.js"
 const ROOT = path.resolve(__dirname, "../../..")
 const README = fs.readFileSync(path.join(ROOT, "README.md"), "utf8")
 
-let database: FreshDatabase
+const databases: Array<FreshDatabase> = []
 const temporary: Array<string> = []
 const tempDir = (prefix: string) => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix))
   temporary.push(dir)
   return dir
 }
-const values = async () => ({ "<port>": String(await freePort()), "<data dir>": tempDir("itl-readme-data-"), "<database>": database.url! })
-
-beforeAll(async () => {
-  database = await postgresDatabase(process.env.TEST_DATABASE_URL || LOCAL_POSTGRES_URL)
-})
+/** One walk's values: each walk is a new reader, with a new database (the production keys are new each time). */
+const values = async () => {
+  const database = await postgresDatabase(process.env.TEST_DATABASE_URL || LOCAL_POSTGRES_URL)
+  databases.push(database)
+  return { "<port>": String(await freePort()), "<data dir>": tempDir("itl-readme-data-"), "<database>": database.url! }
+}
 
 afterAll(async () => {
-  await database?.cleanup()
+  for (const database of databases) await database.cleanup()
   for (const dir of temporary) fs.rmSync(dir, { recursive: true, force: true })
 })
 
