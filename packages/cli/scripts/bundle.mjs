@@ -1,33 +1,46 @@
 /**
- * Bundles the CLI (dist/main.js and everything it imports, Effect included)
- * into one file, dist/bin.js: Node then reads one file instead of resolving
- * and loading hundreds of modules, and `attestation --help` starts in a
- * fraction of the time (figures in docs/performance.md, bench/cli-start.js).
+ * Bundles an ES module and everything it imports (Effect included) into one
+ * CommonJS file, loaded with V8's code cache (src/codeCache.ts): Node then
+ * reads one file instead of resolving and loading hundreds of modules, and
+ * skips compiling it on later runs (figures in docs/performance.md,
+ * bench/cli-start.js).
  *
- * Left out of the bundle: host-node (the server, loaded by `attestation serve`
- * from node_modules) and extension modules (imported from node_modules when
- * one of their commands runs). The SDK for extension modules
- * (dist/sdk.js) stays unbundled, as tsc wrote it.
+ *   node packages/cli/scripts/bundle.mjs <entry.js> <out.cjs> [--external <package>]…
+ *
+ * The CLI's build bundles dist/main.js into dist/cli.cjs, leaving out
+ * host-node (the server, loaded by `attestation serve` from node_modules);
+ * dist/bin.js loads it. secret_vault's build bundles its CLI module the same
+ * way (dist/cli.cjs, named in its package.json), so its commands start as
+ * fast as the core's. The SDK for extension modules (dist/sdk.js) stays
+ * unbundled, as tsc wrote it.
  */
 import * as esbuild from "esbuild"
-import { chmodSync } from "node:fs"
-import { fileURLToPath } from "node:url"
+import { chmodSync, existsSync } from "node:fs"
+import * as path from "node:path"
 
-const dist = fileURLToPath(new URL("../dist/", import.meta.url))
+const [entry, outfile, ...rest] = process.argv.slice(2)
+if (entry === undefined || outfile === undefined) {
+  console.error("usage: bundle.mjs <entry.js> <out.cjs> [--external <package>]…")
+  process.exit(2)
+}
+const external = rest.flatMap((arg, i) => (rest[i - 1] === "--external" ? [arg, `${arg}/*`] : []))
 
 await esbuild.build({
-  entryPoints: [`${dist}main.js`],
-  outfile: `${dist}bin.js`,
+  entryPoints: [entry],
+  outfile,
   bundle: true,
   platform: "node",
   target: "node20",
-  format: "esm",
+  format: "cjs",
   minify: true,
   sourcemap: "linked",
   legalComments: "linked",
-  external: ["@itl-attestation/host-node", "@itl-attestation/host-node/*"],
-  // Some bundled dependencies call require() for Node built-ins.
-  banner: { js: "#!/usr/bin/env node\nimport { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
+  external,
+  // The sources are ES modules: their import.meta.url becomes the bundle's own URL.
+  define: { "import.meta.url": "__bundleUrl" },
+  banner: { js: "const __bundleUrl = require('node:url').pathToFileURL(__filename).href;" },
   logLevel: "warning"
 })
-chmodSync(`${dist}bin.js`, 0o755)
+// tsc keeps bin.ts's #! line but not the executable bit.
+const bin = path.join(path.dirname(outfile), "bin.js")
+if (existsSync(bin)) chmodSync(bin, 0o755)

@@ -40,11 +40,16 @@ export interface Io {
   readonly stderr: Stream
 }
 
+/** The whole tree with the commands of the extensions installed beside this CLI, and what could not be loaded. */
+export const loadTree = async (env: Environment) => {
+  const extensions = await loadCliExtensions(CORE_NAMES, AGENT_NAMES, env, VERSION)
+  return { tree: makeTree(extensions), load: extensions.load, problems: extensions.problems }
+}
+
 /** Runs the CLI on the user's words (argv without `node` and the script); resolves to the exit code. */
 export const run = async (argv: ReadonlyArray<string>, io: Io): Promise<number> => {
+  const { tree, load, problems } = await loadTree(io.env)
   // Completion must stay quiet: a broken extension is reported on the next real command.
-  const completing = argv[0] === "__complete"
-  const extensions = await loadCliExtensions(CORE_NAMES, AGENT_NAMES, io.env, VERSION)
-  if (extensions.problems.length > 0 && !completing) io.stderr.write(extensions.problems.map((line) => `${line}\n`).join(""))
-  return runCli(argv, { version: VERSION, tree: makeTree(extensions), load: extensions.load, ...io })
+  if (problems.length > 0 && argv[0] !== "__complete") io.stderr.write(problems.map((line) => `${line}\n`).join(""))
+  return runCli(argv, { version: VERSION, tree, load, ...io })
 }

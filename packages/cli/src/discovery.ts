@@ -15,7 +15,9 @@
 import { declarations } from "@itl-attestation/host-node/declarations"
 import { createRequire } from "node:module"
 import { pathToFileURL } from "node:url"
+import { requireWithCodeCache } from "./codeCache.js"
 import { type CachedModule, openCommandCache } from "./commandCache.js"
+import { dynamicImport } from "./dynamicImport.js"
 import { messageOf, oneLine } from "./errors.js"
 import { isCliExtension } from "./extension.js"
 import type { Environment } from "./framework/bind.js"
@@ -40,8 +42,9 @@ interface Imported {
   readonly agentCommands: ReadonlyArray<NodeSpec>
 }
 
+/** An ES module is imported; a CommonJS bundle (`.cjs`) is loaded with the code cache, as the CLI's own bundle is. */
 const importModule = async (module: string): Promise<Imported> => {
-  const loaded = (await import(pathToFileURL(module).href)) as Record<string, unknown>
+  const loaded = module.endsWith(".cjs") ? (requireWithCodeCache(module) as Record<string, unknown>) : await dynamicImport(pathToFileURL(module).href)
   const extension = loaded.default
   if (!isCliExtension(extension)) throw new Error("its default export was not made by defineCliExtension of @itl-attestation/cli/sdk")
   const all = [...(extension.commands ?? []), ...(extension.agentCommands ?? [])]
@@ -76,7 +79,8 @@ export const loadCliExtensions = async (
   const imported = new Map<string, Imported>()
   const cache = openCommandCache(env, cliVersion)
 
-  for (const { module, packageName } of declarations(searchPaths(), "attestationCli")) {
+  const dirs = searchPaths()
+  for (const { module, packageName } of cache.declarations(dirs, () => declarations(dirs, "attestationCli"))) {
     let entry: CachedModule | undefined = cache.get(module)
     if (entry === undefined) {
       try {

@@ -14,3 +14,12 @@ export { AttestationResult } from "./attestation/AttestationModels.js"
 export { PcrValuesJson } from "./attestation/PcrPolicy.js"
 export { Role, OperatorToken, CreatedOperatorToken, OperatorTokenList } from "./operators/Operator.js"
 export * as Tpm from "./tpm/index.js"
+
+// What an extension's own HttpApi definition needs (its CLI module imports that definition).
+export { BadRequest, Conflict, Forbidden, NotFound, PayloadTooLarge, ServiceUnavailable, TooManyRequests, Unauthorized } from "./http/ApiError.js"
+export { strictPayloads } from "./http/strictPayloads.js"
+export { pageParams, DEFAULT_LIMIT, type Page } from "./http/Pagination.js"
+export { MachineAuthentication } from "./sessions/MachineAuthentication.js"
+export { defineScope, type ScopeDefinition } from "./authorization/Scope.js"
+export { requireScope, type PolicyTag } from "./authorization/Policy.js"
+export { MachineOwner } from "./authorization/MachineOwner.js"

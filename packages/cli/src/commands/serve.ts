@@ -1,6 +1,7 @@
 /** `attestation serve`: run the platform server in this process. */
 import { Effect } from "effect"
 import { searchPaths } from "../discovery.js"
+import { dynamicImport } from "../dynamicImport.js"
 import { command } from "../framework/command.js"
 
 // host-node (database, migrations, HTTP server) is imported only here, so the
@@ -21,5 +22,5 @@ export const serveCommand = command({
     { command: "ITL_DATABASE_URL=postgresql://user:pass@db/attestation attestation serve", description: "Serve from PostgreSQL" }
   ],
   run: () =>
-    Effect.promise(() => import("@itl-attestation/host-node")).pipe(Effect.map(({ runServer }) => runServer({ searchPaths: searchPaths() })))
+    Effect.promise(() => dynamicImport<typeof import("@itl-attestation/host-node")>("@itl-attestation/host-node")).pipe(Effect.map(({ runServer }) => runServer({ searchPaths: searchPaths() })))
 })

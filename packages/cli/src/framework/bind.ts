@@ -51,7 +51,7 @@ export const bindCommand = (
   })
   for (const spec of command.args) {
     const result = args[spec.name] as Parsed<unknown>
-    if (!result.ok) return { ok: false, message: `<${spec.name}> ${result.message === "is required" ? `is required: ${spec.description}` : result.message}` }
+    if (!result.ok) return { ok: false, message: `<${spec.name}>: ${result.message === "is required" ? `required (${spec.description})` : result.message}` }
     args[spec.name] = result.value
   }
   return { ok: true, value: { options, args } }

@@ -45,12 +45,12 @@ export const parse = (root: NodeDescriptor, argv: ReadonlyArray<string>): Parsed
     const node = path[path.length - 1]!
     if (word === "--") break
     if (isFlag(word)) {
-      rest.push(word)
       const known = find(optionsOf(node), word)
-      // A flag that takes a value, without `=`: the next word is its value, not a command.
+      // A flag that takes a value, without `=`: the next word is its value (even one starting with a
+      // dash, as `--reason -x`), not a command; passed on as `--name=value` so parseArgs reads it so too.
       if (known !== undefined && known.kind !== "boolean" && !word.includes("=") && !/^-[A-Za-z]./.test(word) && i + 1 < argv.length) {
-        rest.push(argv[++i]!)
-      }
+        rest.push(`--${known.name}=${argv[++i]!}`)
+      } else rest.push(word)
       continue
     }
     if (node.kind === "group") {
@@ -110,7 +110,7 @@ const wantsHelp = (argv: ReadonlyArray<string>) => {
 const explainParseError = (error: unknown, path: ReadonlyArray<NodeDescriptor>, options: ReadonlyArray<OptionDescriptor>) => {
   const code = (error as { code?: unknown }).code
   const message = error instanceof Error ? error.message : String(error)
-  const flag = /'(-{1,2}[^' ]+)/.exec(message)?.[1] ?? ""
+  const flag = /'(-{1,2}[A-Za-z0-9][A-Za-z0-9-]*)/.exec(message)?.[1] ?? ""
   const where = `'${commandLine(path)}'`
   if (code === "ERR_PARSE_ARGS_UNKNOWN_OPTION") {
     const suggestion = flag.startsWith("--") ? closest(flag.slice(2), options.map((o) => o.name)) : undefined
@@ -119,9 +119,7 @@ const explainParseError = (error: unknown, path: ReadonlyArray<NodeDescriptor>, 
   if (code === "ERR_PARSE_ARGS_INVALID_OPTION_VALUE") {
     const option = find(options, flag)
     if (option?.kind === "boolean") return `option --${option.name} takes no value`
-    const needs = `option ${flag} needs a value${option === undefined ? "" : ` (${option.placeholder})`}`
-    // The next word starts with '-': parseArgs will not take it as the value unless joined with '='.
-    return /ambiguous/.test(message) ? `${needs}; for a value starting with '-', write ${flag}=<value>` : needs
+    return `option ${flag} needs a value${option === undefined ? "" : ` (${option.placeholder})`}`
   }
   return message.split("\n")[0] ?? "invalid usage"
 }

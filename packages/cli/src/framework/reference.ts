@@ -9,6 +9,10 @@ import { flagText, optionText } from "./help.js"
 import { commandLine } from "./parse.js"
 import type { CommandDescriptor, NodeDescriptor } from "./spec.js"
 
+/** docs/cli.md is hand-written above this line and generated below it. */
+export const REFERENCE_MARKER =
+  "<!-- Everything below is generated from the command definitions by `npm run docs:cli`; a test fails when it differs. -->"
+
 const cell = (text: string) => text.replace(/\|/g, "\\|").replace(/\n/g, " ")
 
 const leaves = (path: ReadonlyArray<NodeDescriptor>): ReadonlyArray<ReadonlyArray<NodeDescriptor>> => {
