@@ -179,8 +179,8 @@ describe("attestation CLI", () => {
     expectOneLineError(noToken, 4, /missing operator credentials/, /401/, /--token/, /ITL_TOKEN/)
     expectOneLineError(unreachable, 6, /cannot reach http:\/\/127\.0\.0\.1:1: connection refused/, /--url/, /ITL_URL/)
     // The argument is checked before anything is sent: a usage error naming it.
-    expectUsageError(badId, "attestation machine get", /<id> expected a UUID, got 'not-a-uuid'/)
-    expectUsageError(missingArg, "attestation machine get", /<id> is required/)
+    expectUsageError(badId, "attestation machine get", /<id>: expected a UUID, got 'not-a-uuid'/)
+    expectUsageError(missingArg, "attestation machine get", /<id>: required \(Machine id/)
     expectUsageError(unknownOption, "attestation machine list", /unknown option '--colour'/)
     expectUsageError(unknownCommand, "attestation machine", /unknown command 'aprove'/, /did you mean 'approve'/)
   })

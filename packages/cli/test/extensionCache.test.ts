@@ -67,7 +67,7 @@ describe("the cache of extension commands", () => {
     expect(help).toMatch(/^ {2}secret +Per-machine secrets/m)
     expect(help).toMatch(/^ {2}shared-secret +/m)
     const [module, entry] = vaultEntry(c.read())
-    expect(module).toMatch(/secret-vault[\\/]dist[\\/]cli\.js$/)
+    expect(module).toMatch(/secret-vault[\\/]dist[\\/]cli\.c?js$/)
     expect(entry.commands.map((n) => n.name)).toEqual(["secret", "shared-secret"])
     expect(entry.agentCommands.map((n) => n.name)).toEqual(["secret"])
     // Text only: no code, nothing but descriptors.

@@ -54,9 +54,9 @@ const CASES: ReadonlyArray<readonly [ReadonlyArray<string>, string, ...Array<Reg
   [["machine", "list", "-o", "xml"], "attestation machine list", /--output: expected one of table, json, yaml, id, got 'xml'/],
   [["machine", "get", "--watch", ID, "--interval", "0"], "attestation machine get", /--interval: expected an integer from 1 to 3600, got '0'/],
   [["machine", "list", "--all=yes"], "attestation machine list", /option --all takes no value/],
-  [["machine", "get", "not-a-uuid"], "attestation machine get", /<id> expected a UUID, got 'not-a-uuid'/],
-  [["machine", "get", "1; rm -rf /"], "attestation machine get", /<id> expected a UUID/],
-  [["machine", "get"], "attestation machine get", /<id> is required/],
+  [["machine", "get", "not-a-uuid"], "attestation machine get", /<id>: expected a UUID, got 'not-a-uuid'/],
+  [["machine", "get", "1; rm -rf /"], "attestation machine get", /<id>: expected a UUID/],
+  [["machine", "get"], "attestation machine get", /<id>: required \(Machine id/],
   [["machine", "get", ID, "extra"], "attestation machine get", /unexpected argument 'extra'/],
   [["audit", "verify", "now"], "attestation audit verify", /unexpected argument 'now' \(this command takes none\)/],
   // Required options.
@@ -66,10 +66,10 @@ const CASES: ReadonlyArray<readonly [ReadonlyArray<string>, string, ...Array<Reg
   [["--url", "ftp://example.com", "machine", "list"], "attestation machine list", /--url: expected an http\(s\) URL, got 'ftp:\/\/example\.com'/],
   [["--profile", "../etc", "machine", "list"], "attestation machine list", /--profile: expected letters, digits/],
   // An extension's commands get the same checks.
-  [["secret", "list", "nope"], "attestation secret list", /<machine-id> expected a UUID, got 'nope'/],
+  [["secret", "list", "nope"], "attestation secret list", /<machine-id>: expected a UUID, got 'nope'/],
   [["secret", "get", ID, "x", "--ek-fingerprint", "md5:00"], "attestation secret get", /--ek-fingerprint: expected sha256: and 64 hex digits/],
   [["shared-secret", "grant", "ca-key"], "attestation shared-secret grant", /--machines: is required/],
-  [["completion", "powershell"], "attestation completion", /<shell> expected one of bash, zsh, fish, got 'powershell'/]
+  [["completion", "powershell"], "attestation completion", /<shell>: expected one of bash, zsh, fish, got 'powershell'/]
 ]
 
 describe("usage errors", () => {

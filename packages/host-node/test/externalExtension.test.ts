@@ -238,7 +238,7 @@ describe.each(databases)("an extension installed from its npm tarball (%s)", (_l
     expect(ids.stdout).toBe(`${machineId}\n`)
     // The SDK's argument checks give an extension's command the core's usage errors.
     expect(badId.code).toBe(2)
-    expect(badId.stderr).toContain("attestation: <machine-id> expected a UUID, got 'not-a-uuid' (see 'attestation inventory tag --help')")
+    expect(badId.stderr).toContain("attestation: <machine-id>: expected a UUID, got 'not-a-uuid' (see 'attestation inventory tag --help')")
     const refused = await cli(["inventory", "list"], { ITL_URL: server.url })
     expect(refused.code).toBe(4)
     const refusedLines = refused.stderr.trim().split("\n")
