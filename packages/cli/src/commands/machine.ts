@@ -97,14 +97,16 @@ const get = command({
     Effect.gen(function* () {
       const fetch = callApi(globals, (api) => api.machines.get({ path: { id: asMachineId(args.id) } }))
       let current = yield* fetch
-      yield* render(globals.output, current, machineDetails)
+      // Watching with -o json or yaml: one JSON object per line from the first (NDJSON), for scripts that read a stream.
+      const stream = options.watch && (globals.output === "json" || globals.output === "yaml")
+      yield* stream ? Console.log(JSON.stringify(current)) : render(globals.output, current, machineDetails)
       if (!options.watch) return
       while (current.status !== "revoked") {
         yield* Effect.sleep(Duration.seconds(options.interval))
         const next = yield* fetch
         if (watched(next) !== watched(current)) {
           // One line per change: a JSON object per line (NDJSON) for scripts, a sentence for people.
-          yield* globals.output === "json" || globals.output === "yaml" ? Console.log(JSON.stringify(next)) : Console.log(changeLine(current, next))
+          yield* stream ? Console.log(JSON.stringify(next)) : Console.log(changeLine(current, next))
         }
         current = next
       }
