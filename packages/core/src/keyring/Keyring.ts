@@ -111,10 +111,13 @@ export const KeyringLive = Layer.effect(
     }
     if (!isEmbedded(config)) {
       return yield* new KeyringError({
-        message: "ITL_MASTER_KEY is required with a PostgreSQL database (ITL_DATABASE_URL, or a database given to the app) (64 hex characters; e.g. `openssl rand -hex 32`)"
+        message: "ITL_MASTER_KEY is required with a PostgreSQL database (ITL_DATABASE_URL, or a database given to the app) (64 hex characters; make one with `openssl rand -hex 32`)"
       })
     }
-    const { key } = yield* loadOrCreateKeyFile(path.resolve(config.dataDir, "master.key"))
+    const file = path.resolve(config.dataDir, "master.key")
+    const { key, created } = yield* loadOrCreateKeyFile(file)
+    if (created) yield* Effect.logWarning(`the master key was generated into ${file}; back it up with the data directory, and set ITL_MASTER_KEY in production`)
+    else yield* Effect.logInfo(`using the master key in ${file} (generated on the first start); set ITL_MASTER_KEY in production`)
     return makeKeyring(key, previous)
   })
 )

@@ -68,6 +68,8 @@ export class OperatorTokens extends Effect.Service<OperatorTokens>()("@itl-attes
       const file = path.resolve(config.dataDir, "admin-token")
       if (fs.existsSync(file)) {
         yield* insert("bootstrap-admin", "admin", hashToken(fs.readFileSync(file, "utf8").trim()), "system")
+        // Printed only on the start that generated it; later starts say where it is kept.
+        yield* Effect.logInfo(`admin token: in ${file} (generated on the first start)`)
         return Option.none<string>()
       }
       const token = generateToken("itl_admin")
