@@ -13,6 +13,7 @@ import { Context, Duration, Effect, Layer, Option, Redacted, Schedule } from "ef
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { AppConfig } from "../config/AppConfig.js"
+import { prepareDataDir } from "../config/dataDir.js"
 import { describeFailure } from "../extensions/describeFailure.js"
 import { prepareSocket, SOCKET_PORT } from "./embeddedSocket.js"
 import { describePool, HostDatabase, hostClientLayer } from "./HostDatabase.js"
@@ -139,7 +140,7 @@ const embeddedLayer = (dataDir: string) =>
       const root = path.resolve(dataDir)
       const pgdata = path.join(root, "pgdata")
       const loosened = yield* attempt(() => {
-        fs.mkdirSync(root, { recursive: true, mode: 0o700 })
+        prepareDataDir(root)
         return tightenTree(root)
       })
       if (loosened.length > 0) {

@@ -12,6 +12,7 @@ import * as crypto from "node:crypto"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { AppConfig, isEmbedded } from "../config/AppConfig.js"
+import { prepareDataDir } from "../config/dataDir.js"
 
 export interface Sealed {
   readonly keyId: string
@@ -114,6 +115,7 @@ export const KeyringLive = Layer.effect(
         message: "ITL_MASTER_KEY is required with a PostgreSQL database (ITL_DATABASE_URL, or a database given to the app) (64 hex characters; make one with `openssl rand -hex 32`)"
       })
     }
+    yield* Effect.try({ try: () => prepareDataDir(config.dataDir), catch: (error) => new KeyringError({ message: (error as Error).message }) })
     const file = path.resolve(config.dataDir, "master.key")
     const { key, created } = yield* loadOrCreateKeyFile(file)
     if (created) yield* Effect.logWarning(`the master key was generated into ${file}; back it up with the data directory, and set ITL_MASTER_KEY in production`)
