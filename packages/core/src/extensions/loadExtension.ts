@@ -18,7 +18,7 @@ import { policyLayer } from "../authorization/Policy.js"
 import { ScopeRegistry } from "../authorization/ScopeRegistry.js"
 import { EventCatalog } from "../events/EventCatalog.js"
 import { OperatorAuthenticatorLive } from "../operators/Authentication.js"
-import { MachineAuthenticationLive } from "../sessions/MachineAuthentication.js"
+import { machineAuthenticationLayer } from "../sessions/MachineAuthentication.js"
 import { type Extension, FatalExtensionError, incompatibility, isFatalExtensionError, type ServedApi } from "./Extension.js"
 import { describeFailure } from "./describeFailure.js"
 import { type ExtensionFailure, ExtensionRegistry } from "./ExtensionRegistry.js"
@@ -29,7 +29,7 @@ export const extensionFailureLine = (failure: ExtensionFailure) => `[Extension] 
 
 /** The middlewares behind an API's endpoint policies (its scopes) and machine sessions. */
 const endpointMiddleware = (api: ServedApi<any>["api"], owner: string) =>
-  Layer.merge(policyLayer(api, { owner }).pipe(Layer.provide(OperatorAuthenticatorLive)), MachineAuthenticationLive)
+  Layer.merge(policyLayer(api, { owner }).pipe(Layer.provide(OperatorAuthenticatorLive)), machineAuthenticationLayer(api))
 
 /**
  * One API as it is served — its pipeline applied — and the layer that adds

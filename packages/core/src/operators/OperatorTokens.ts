@@ -167,6 +167,16 @@ export class OperatorTokens extends Effect.Service<OperatorTokens>()("@itl-attes
         return toToken(row)
       }).pipe(sqlDefect, Effect.withSpan("OperatorTokens.revoke"))
 
-    return { bootstrap, authenticate, create, list, revoke } as const
+    /**
+     * Whether `token` is a live operator token, without counting it as used:
+     * machine endpoints ask, to tell an operator who calls them what to use instead.
+     */
+    const isOperatorToken = (token: string) =>
+      sql<{ n: number }>`SELECT count(*)::int AS n FROM operator_tokens WHERE token_hash = ${hashToken(token)} AND revoked_at IS NULL`.pipe(
+        Effect.map(([row]) => row!.n > 0),
+        sqlDefect
+      )
+
+    return { bootstrap, authenticate, create, list, revoke, isOperatorToken } as const
   })
 }) {}
