@@ -78,7 +78,7 @@ describe("PostgreSQL unreachable", () => {
       instance.start()
       await server.waitFor(/listening on/, 60_000)
       const { stdout } = server.output()
-      expect(stdout).toMatch(new RegExp(`level=WARN .*database postgresql://127\\.0\\.0\\.1:${instance.port}/postgres unreachable \\(attempt 1\\): connect ECONNREFUSED`))
+      expect(stdout).toMatch(new RegExp(`level=WARN .*database postgresql://postgres:\\*\\*\\*@127\\.0\\.0\\.1:${instance.port}/postgres unreachable \\(attempt 1\\): connect ECONNREFUSED`))
 
       const auth = { authorization: `Bearer ${adminToken}` }
       const machines = () => request(server.url, { path: "/api/v1/machines", headers: auth })
