@@ -24,7 +24,7 @@ class InventoryApi extends HttpApi.make("machine_inventory").add(
 
 /** A second API of the same extension, whose group declares one. */
 class DeclaredApi extends HttpApi.make("machine_inventory_declared").add(
-  HttpApiGroup.make("report")
+  HttpApiGroup.make("declaredReport")
     .add(HttpApiEndpoint.get("declared", "/api/v1/inventory/declared").addSuccess(Schema.Struct({ id: Schema.String })))
     .annotate(OperatorAlternative, EXTENSION_ALTERNATIVE)
     .middleware(MachineAuthentication)
@@ -39,7 +39,7 @@ const inventory = defineExtension({
   core: "^2.0.0",
   apis: [
     serveApi(InventoryApi, HttpApiBuilder.group(InventoryApi, "report", (handlers) => handlers.handle("declared", () => mine).handle("silent", () => mine))),
-    serveApi(DeclaredApi, HttpApiBuilder.group(DeclaredApi, "report", (handlers) => handlers.handle("declared", () => mine)))
+    serveApi(DeclaredApi, HttpApiBuilder.group(DeclaredApi, "declaredReport", (handlers) => handlers.handle("declared", () => mine)))
   ]
 })
 
@@ -70,6 +70,13 @@ describe("an operator token on a machine endpoint", () => {
         details: { operator_alternative: "GET /api/v1/machines/{id} (`attestation machine get <id>`)" }
       })
     }
+  })
+
+  it("the OpenAPI document lists the declared alternatives (x-operator-alternative)", async () => {
+    const spec = (await api(server).get("/openapi.json")).body
+    expect(spec.paths["/api/v1/machines/me"].get["x-operator-alternative"]).toBe("GET /api/v1/machines/{id} (`attestation machine get <id>`)")
+    expect(spec.paths["/api/v1/inventory/declared"].get["x-operator-alternative"]).toBe(EXTENSION_ALTERNATIVE)
+    expect(spec.paths["/api/v1/inventory/mine"].get["x-operator-alternative"]).toBeUndefined()
   })
 
   it("an extension's endpoint: its own declaration, or just what the endpoint is for", async () => {

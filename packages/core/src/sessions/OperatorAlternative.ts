@@ -7,7 +7,7 @@
  *     HttpApiEndpoint.get("me", "/machines/me")
  *       .annotate(OperatorAlternative, "GET /api/v1/machines/{id} (`attestation machine get <id>`)")
  */
-import type { HttpApi } from "@effect/platform"
+import { HttpApi } from "@effect/platform"
 import { Context, Option } from "effect"
 
 export class OperatorAlternative extends Context.Tag("@itl-attestation/core/OperatorAlternative")<OperatorAlternative, string>() {}
@@ -21,14 +21,13 @@ export interface RouteAlternative {
 /** Every endpoint of `api` that declares an alternative (its own, else its group's). */
 export const operatorAlternatives = (api: HttpApi.HttpApi.Any): ReadonlyArray<RouteAlternative> => {
   const found: Array<RouteAlternative> = []
-  const groups = (api as unknown as HttpApi.HttpApi.AnyWithProps).groups
-  for (const group of Object.values(groups)) {
-    const fromGroup = Context.getOption(group.annotations, OperatorAlternative)
-    for (const endpoint of Object.values(group.endpoints)) {
-      const alternative = Option.orElse(Context.getOption(endpoint.annotations, OperatorAlternative), () => fromGroup)
+  HttpApi.reflect(api as HttpApi.HttpApi.AnyWithProps, {
+    onGroup: () => {},
+    onEndpoint: ({ endpoint, mergedAnnotations }) => {
+      const alternative = Context.getOption(mergedAnnotations, OperatorAlternative)
       if (Option.isSome(alternative)) found.push({ method: endpoint.method, path: endpoint.path, alternative: alternative.value })
     }
-  }
+  })
   return found
 }
 
