@@ -1,28 +1,16 @@
 #!/usr/bin/env node
-/** Entry point: run the CLI, and report any failure as one line on stderr. */
-// Subpath imports: the package index loads every Node service (~0.2 s per run).
-import * as NodeContext from "@effect/platform-node/NodeContext"
-import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
-import { Console, Effect, Option } from "effect"
-import { run } from "./cli.js"
-import { describeCause } from "./errors.js"
+/**
+ * The `attestation` executable. The CLI itself is one bundled file,
+ * dist/cli.cjs (scripts/bundle.mjs), loaded with V8's code cache
+ * (codeCache.ts): later runs skip compiling it. Figures: docs/performance.md
+ * (`npm run bench:cli`).
+ */
+import { fileURLToPath } from "node:url"
+import { requireWithCodeCache } from "./codeCache.js"
+import { IMPORTER_KEY } from "./dynamicImport.js"
 
-// @effect/cli prints a usage error's whole help page on stderr before failing;
-// errors.ts reports it in one line instead, so that page is dropped here. Help
-// and version output go through Console.log and are unaffected.
-const withoutHelpOnError = <A, E, R>(self: Effect.Effect<A, E, R>) =>
-  Console.consoleWith((console) => Console.withConsole(self, { ...console, error: () => Effect.void }))
+// The bundle's imports of modules outside it (host-node for `serve`, extension modules) go through
+// this module's import(): code compiled by vm.Script has no loader of its own (dynamicImport.ts).
+;(globalThis as Record<symbol, unknown>)[IMPORTER_KEY] = (specifier: string) => import(specifier)
 
-const program = Effect.suspend(() => run(process.argv)).pipe(
-  withoutHelpOnError,
-  Effect.catchAllCause((cause) =>
-    Effect.sync(() => {
-      const outcome = describeCause(cause)
-      if (Option.isSome(outcome.line)) process.stderr.write(`${outcome.line.value}\n`)
-      process.exitCode = outcome.exitCode
-    })
-  ),
-  Effect.provide(NodeContext.layer)
-)
-
-NodeRuntime.runMain(program, { disableErrorReporting: true, disablePrettyLogger: true })
+requireWithCodeCache(fileURLToPath(new URL("./cli.cjs", import.meta.url)))

@@ -11,14 +11,16 @@ import {
   HttpClient,
   HttpClientError,
   HttpClientRequest,
-  HttpClientResponse
+  HttpClientResponse,
+  UrlParams
 } from "@effect/platform"
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
-import { CoreApi } from "@itl-attestation/core"
+import { CoreApi } from "@itl-attestation/core/api"
 import { Cause, Duration, Effect, Option, ParseResult, Ref } from "effect"
 import type { Simplify } from "effect/Types"
 import { STATUS_CODES } from "node:http"
 import { CliFailure, messageOf, oneLine } from "./errors.js"
+import { ExitCode, exitCodeForStatus } from "./exitCodes.js"
 import type { Globals } from "./globals.js"
 
 const TIMEOUT = Duration.seconds(30)
@@ -51,9 +53,33 @@ const bufferErrorBody = (response: HttpClientResponse.HttpClientResponse) =>
         HttpClientResponse.fromWeb(response.request, new Response(body, { status: response.status, headers: response.headers }))
       )
 
+/** Where and as whom to call: the globals a client needs (`verbose` traces the requests). */
+export type Connection = Pick<Globals, "url" | "token"> & { readonly verbose?: boolean }
+
+const SECRET_HEADERS = new Set(["authorization", "cookie", "proxy-authorization"])
+
+/** `--verbose`: each request and its answer on stderr; credentials are never shown, bodies neither (they may hold secrets). */
+const traced = (client: HttpClient.HttpClient) =>
+  HttpClient.transform(client, (response, request) =>
+    Effect.gen(function* () {
+      const query = UrlParams.toString(request.urlParams)
+      const headers = Object.entries(request.headers).map(([name, value]) => `> ${name}: ${SECRET_HEADERS.has(name) ? "[redacted]" : value}`)
+      process.stderr.write([`> ${request.method} ${request.url}${query === "" ? "" : `?${query}`}`, ...headers, ""].join("\n"))
+      const started = performance.now()
+      const outcome = yield* Effect.either(response)
+      const took = `${Math.round(performance.now() - started)} ms`
+      process.stderr.write(
+        outcome._tag === "Right"
+          ? `< ${outcome.right.status} ${STATUS_CODES[outcome.right.status] ?? ""} in ${took}\n`
+          : `< no response after ${took}: ${oneLine(messageOf(outcome.left))}\n`
+      )
+      return yield* outcome
+    })
+  )
+
 const makeClient = <Id extends string, Groups extends HttpApiGroup.HttpApiGroup.Any, ApiE, ApiR>(
   api: HttpApi.HttpApi<Id, Groups, ApiE, ApiR>,
-  globals: Pick<Globals, "url" | "token">,
+  globals: Connection,
   options: CallOptions,
   seen: Ref.Ref<Option.Option<HttpClientResponse.HttpClientResponse>>
 ) =>
@@ -70,7 +96,8 @@ const makeClient = <Id extends string, Groups extends HttpApiGroup.HttpApiGroup.
         // Kept so that a failure the derived client could not decode (an
         // undeclared status, an unexpected body) can still be reported with
         // the server's status and message.
-        HttpClient.tap((response) => Ref.set(seen, Option.some(response)))
+        HttpClient.tap((response) => Ref.set(seen, Option.some(response))),
+        globals.verbose === true ? traced : (c: HttpClient.HttpClient) => c
       )
   })
 
@@ -88,7 +115,7 @@ export type CoreClient = ClientOf<typeof CoreApi>
 export const apiCaller =
   <Id extends string, Groups extends HttpApiGroup.HttpApiGroup.Any, ApiE, ApiR>(api: HttpApi.HttpApi<Id, Groups, ApiE, ApiR>) =>
   <A, E>(
-    globals: Pick<Globals, "url" | "token">,
+    globals: Connection,
     // As HttpApiClient.make types it, so that generic code unifies.
     call: (client: Simplify<HttpApiClient.Client<Groups, ApiE, never>>) => Effect.Effect<A, E>,
     options: CallOptions = {}
@@ -100,7 +127,7 @@ export const apiCaller =
         Effect.timeout(TIMEOUT),
         Effect.catchAll((error) =>
           Effect.flatMap(Ref.get(seen), (response) =>
-            Effect.flatMap(describe(error, globals.url, response), (message) => Effect.fail(new CliFailure({ message })))
+            Effect.flatMap(describe(error, globals.url, response), (failure) => Effect.fail(new CliFailure(failure)))
           )
         )
       )
@@ -108,31 +135,43 @@ export const apiCaller =
 
 /** Calls the core API (see `apiCaller`). */
 export const callApi: <A, E>(
-  globals: Pick<Globals, "url" | "token">,
+  globals: Connection,
   call: (client: CoreClient) => Effect.Effect<A, E>,
   options?: CallOptions
 ) => Effect.Effect<A, CliFailure> = apiCaller(CoreApi)
+
+interface Failure {
+  readonly message: string
+  readonly exitCode: number
+}
+
+const WHERE = "check the server is running, or point at it with --url or ITL_URL"
 
 const describe = (
   error: unknown,
   url: string,
   response: Option.Option<HttpClientResponse.HttpClientResponse>
-): Effect.Effect<string> => {
-  if (Cause.isTimeoutException(error)) return Effect.succeed(`no answer from ${url} within ${Duration.format(TIMEOUT)}`)
-  if (HttpClientError.isHttpClientError(error) && error._tag === "RequestError") {
-    return Effect.succeed(`cannot reach ${url}: ${transportReason(error.cause)}`)
+): Effect.Effect<Failure> => {
+  if (Cause.isTimeoutException(error)) {
+    return Effect.succeed({ message: `no answer from ${url} within ${Duration.format(TIMEOUT)}; ${WHERE}`, exitCode: ExitCode.unavailable })
   }
-  if (Option.isSome(response) && response.value.status >= 400) return httpFailure(error, response.value)
+  if (HttpClientError.isHttpClientError(error) && error._tag === "RequestError") {
+    return Effect.succeed({ message: `cannot reach ${url}: ${transportReason(error.cause)}; ${WHERE}`, exitCode: ExitCode.unavailable })
+  }
+  if (Option.isSome(response) && response.value.status >= 400) {
+    const status = response.value.status
+    return Effect.map(httpFailure(error, response.value), (message) => ({ message, exitCode: exitCodeForStatus(status) }))
+  }
   if (ParseResult.isParseError(error)) {
     // No response yet: the request itself broke the API schema, which the
     // derived client checks before sending (the server would answer 400).
     return Effect.succeed(
       Option.isNone(response)
-        ? `invalid request: ${firstIssue(error)}`
-        : `unexpected response from ${url} (is the server the same version as this CLI?): ${firstIssue(error)}`
+        ? { message: `invalid request: ${firstIssue(error)}`, exitCode: ExitCode.usage }
+        : { message: `unexpected response from ${url} (is the server the same version as this CLI?): ${firstIssue(error)}`, exitCode: ExitCode.error }
     )
   }
-  return Effect.succeed(oneLine(messageOf(error)))
+  return Effect.succeed({ message: oneLine(messageOf(error)), exitCode: ExitCode.error })
 }
 
 /** `<server message> (HTTP <status>)`, taking the message from the typed error or, failing that, the body. */
@@ -141,7 +180,7 @@ const httpFailure = (error: unknown, response: HttpClientResponse.HttpClientResp
     const typed = isApiError(error) ? Option.some(error.message) : Option.none()
     const message = Option.isSome(typed) ? typed.value : yield* bodyMessage(response)
     const line = `${oneLine(message)} (HTTP ${response.status})`
-    return response.status === 401 ? `${line}; pass --token or set ITL_TOKEN` : line
+    return response.status === 401 ? `${line}; pass --token, set ITL_TOKEN, or save one with attestation login` : line
   })
 
 /** The core's error classes all carry `_tag`, `error` (a code) and `message`. */

@@ -1,45 +1,39 @@
 /**
- * Every way the CLI can fail, reduced to one line for stderr. The process
- * never shows a stack trace or an Effect cause: a person reads this line.
+ * Every way a command can fail, reduced to one line for stderr and an exit
+ * code (exitCodes.ts). The process never shows a stack trace or an Effect
+ * cause: a person reads this line.
  */
-import { HelpDoc, ValidationError } from "@effect/cli"
 import { Cause, Data, Option } from "effect"
+import { ExitCode } from "./exitCodes.js"
+import type { Outcome } from "./framework/spec.js"
 
 /** A failure already phrased for the user (API errors, transport errors, bad input). */
-export class CliFailure extends Data.TaggedError("CliFailure")<{ readonly message: string }> {}
+export class CliFailure extends Data.TaggedError("CliFailure")<{ readonly message: string; readonly exitCode?: number }> {}
+
+/** A usage mistake found by the command itself (two options that exclude each other, …): exit code 2. */
+export const usageFailure = (message: string) => new CliFailure({ message, exitCode: ExitCode.usage })
 
 /** Exit non-zero without a message: the command already printed why (e.g. an invalid audit chain). */
 export class SilentExit extends Data.TaggedError("SilentExit")<{ readonly code: number }> {}
 
-const ANSI = new RegExp(String.raw`\u001b\[[0-9;]*m`, "g")
+const ANSI = new RegExp(String.raw`\u001b\[[0-9;]*[A-Za-z]`, "g")
 
 /** Collapses whitespace, including newlines, so any message fits on one line. */
 export const oneLine = (text: string) => text.replace(ANSI, "").replace(/\s+/g, " ").trim()
 
-const usageLine = (error: ValidationError.ValidationError) => {
-  const text = "error" in error ? oneLine(HelpDoc.toAnsiText(error.error)) : ""
-  return `attestation: ${text === "" ? "invalid usage" : text} (see --help)`
-}
-
 export const messageOf = (error: unknown) =>
   error instanceof Error ? error.message : typeof error === "object" && error !== null && "message" in error ? String(error.message) : String(error)
 
-export interface Outcome {
-  /** The one stderr line, if any. */
-  readonly line: Option.Option<string>
-  readonly exitCode: number
-}
-
-export const describeCause = (cause: Cause.Cause<unknown>): Outcome => {
-  if (Cause.isInterruptedOnly(cause)) return { line: Option.none(), exitCode: 130 }
+/** The outcome of a command that failed with `cause`. */
+export const outcomeOf = (cause: Cause.Cause<unknown>): Outcome => {
+  if (Cause.isInterruptedOnly(cause)) return { exitCode: ExitCode.interrupted }
   const failure = Cause.failureOption(cause)
   if (Option.isSome(failure)) {
     const error = failure.value
-    if (error instanceof SilentExit) return { line: Option.none(), exitCode: error.code }
-    if (error instanceof CliFailure) return { line: Option.some(`attestation: ${oneLine(error.message)}`), exitCode: 1 }
-    if (ValidationError.isValidationError(error)) return { line: Option.some(usageLine(error)), exitCode: 1 }
-    return { line: Option.some(`attestation: ${oneLine(messageOf(error))}`), exitCode: 1 }
+    if (error instanceof SilentExit) return { exitCode: error.code }
+    if (error instanceof CliFailure) return { exitCode: error.exitCode ?? ExitCode.error, message: `attestation: ${oneLine(error.message)}` }
+    return { exitCode: ExitCode.error, message: `attestation: ${oneLine(messageOf(error))}` }
   }
   // A defect is a bug in the CLI; still one line, the details are not for the user.
-  return { line: Option.some(`attestation: unexpected error: ${oneLine(messageOf(Cause.squash(cause)))}`), exitCode: 1 }
+  return { exitCode: ExitCode.error, message: `attestation: unexpected error: ${oneLine(messageOf(Cause.squash(cause)))}` }
 }

@@ -1,8 +1,10 @@
 /**
- * Rendering for stdout: `--output json` is the API's JSON as received (for
- * scripts), `--output table` a compact aligned view (for people).
+ * Rendering for stdout: `-o json` is the API's JSON as received and `-o yaml`
+ * the same in YAML (for scripts), `-o id` only the ids, one per line (for
+ * `id=$(…)`), and `-o table` a compact aligned view (for people).
  */
-import { Console, DateTime } from "effect"
+import { Console, DateTime, Effect } from "effect"
+import { usageFailure } from "./errors.js"
 import type { OutputFormat } from "./globals.js"
 
 export interface Column<A> {
@@ -41,9 +43,55 @@ export const shortFingerprint = (value: string) => {
 
 export const json = (value: unknown) => JSON.stringify(value, null, 2)
 
-/** Prints `value` as JSON, or as whatever `asTable` makes of it. */
-export const render = <A>(format: OutputFormat, value: A, asTable: (value: A) => string) =>
-  Console.log(format === "json" ? json(value) : asTable(value))
+const ID_FIELDS = ["id", "machine_id", "shared_secret_id", "secret_id", "webhook_id", "delivery_id"]
+
+const idOf = (item: unknown): string | undefined => {
+  if (typeof item !== "object" || item === null) return undefined
+  for (const field of ID_FIELDS) {
+    const value = (item as Record<string, unknown>)[field]
+    if (typeof value === "string" || typeof value === "number") return String(value)
+  }
+  // A wrapper such as `{ machine: {...}, ... }`: the id of the one object inside.
+  const nested = Object.values(item).filter((v) => typeof v === "object" && v !== null && !Array.isArray(v))
+  return nested.length === 1 ? idOf(nested[0]) : undefined
+}
+
+/**
+ * The ids a result holds: its own `id` (or `<kind>_id`), or those of the items
+ * of its one list (a page of machines, of tokens, …).
+ */
+export const idsOf = (value: unknown): ReadonlyArray<string> | undefined => {
+  if (Array.isArray(value)) return value.map(idOf).filter((id): id is string => id !== undefined)
+  const own = idOf(value)
+  if (own !== undefined) return [own]
+  if (typeof value !== "object" || value === null) return undefined
+  const lists = Object.values(value).filter(Array.isArray)
+  return lists.length === 1 ? lists[0]!.map(idOf).filter((id): id is string => id !== undefined) : undefined
+}
+
+/**
+ * Prints `value` in the chosen format: JSON, YAML, its ids, or whatever
+ * `asTable` makes of it. `ids` overrides how ids are found.
+ */
+export const render = <A>(format: OutputFormat, value: A, asTable: (value: A) => string, ids?: (value: A) => ReadonlyArray<string>) => {
+  switch (format) {
+    case "json":
+      return Console.log(json(value))
+    case "yaml":
+      // Loaded only when asked for: most runs never need it.
+      return Effect.flatMap(
+        Effect.promise(() => import("yaml")),
+        (yaml) => Console.log(yaml.stringify(JSON.parse(JSON.stringify(value)) as unknown).trimEnd())
+      )
+    case "id": {
+      const found = ids === undefined ? idsOf(value) : ids(value)
+      if (found === undefined) return Effect.fail(usageFailure("this command's result has no ids; use -o json or -o table"))
+      return found.length === 0 ? Effect.void : Console.log(found.join("\n"))
+    }
+    case "table":
+      return Console.log(asTable(value))
+  }
+}
 
 /** `1 machine`, `2 machines`. */
 export const count = (n: number, singular: string, plural = `${singular}s`) => `${n} ${n === 1 ? singular : plural}`

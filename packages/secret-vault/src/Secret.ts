@@ -1,5 +1,5 @@
 /** secret_vault's API schemas. Values appear only in create/rotate payloads and in machine deliveries. */
-import { MachineId } from "@itl-attestation/core"
+import { MachineId } from "@itl-attestation/core/api"
 import { Schema } from "effect"
 
 export const SecretName = Schema.String.pipe(

@@ -13,7 +13,7 @@ import {
   PayloadTooLarge,
   requireScope,
   strictPayloads
-} from "@itl-attestation/core"
+} from "@itl-attestation/core/api"
 import { Schema } from "effect"
 import {
   AccessGrantList,

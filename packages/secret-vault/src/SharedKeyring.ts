@@ -14,6 +14,7 @@ import { ConfigError, Context, Effect, Layer, Option, Redacted } from "effect"
 import * as crypto from "node:crypto"
 import * as fs from "node:fs"
 import * as path from "node:path"
+import { gcmOpen, gcmSeal } from "./gcm.js"
 import { vaultConfig } from "./VaultConfig.js"
 
 export interface SharedKey {
@@ -39,25 +40,6 @@ const makeKey = (key: Buffer, source: string): SharedKey => {
 }
 
 export const fingerprintOfKeyId = (keyId: string) => keyId.split(":").at(-1) ?? ""
-
-export const gcmSeal = (key: Buffer, plaintext: Buffer, aad: string) => {
-  const nonce = crypto.randomBytes(12)
-  const cipher = crypto.createCipheriv("aes-256-gcm", key, nonce)
-  cipher.setAAD(Buffer.from(aad))
-  const ciphertext = Buffer.concat([cipher.update(plaintext), cipher.final()])
-  return { nonce, ciphertext, tag: cipher.getAuthTag() }
-}
-
-export const gcmOpen = (key: Buffer, sealed: { nonce: Buffer; ciphertext: Buffer; tag: Buffer }, aad: string | undefined) => {
-  try {
-    const decipher = crypto.createDecipheriv("aes-256-gcm", key, sealed.nonce)
-    if (aad !== undefined) decipher.setAAD(Buffer.from(aad))
-    decipher.setAuthTag(sealed.tag)
-    return Buffer.concat([decipher.update(sealed.ciphertext), decipher.final()])
-  } catch {
-    return undefined
-  }
-}
 
 const fatal = (message: string) => new FatalExtensionError({ message })
 

@@ -23,7 +23,8 @@ import * as crypto from "node:crypto"
 import { checkValueSize } from "./MachineSecrets.js"
 import { SecretsAdmin, SecretsRead, SecretsWrite } from "./scopes.js"
 import { AccessGrant, AccessGrantList, RewrapResult, SharedSecret, SharedSecretList, SharedSecretValue } from "./Secret.js"
-import { gcmOpen, gcmSeal, SharedKeyring } from "./SharedKeyring.js"
+import { gcmOpen, gcmSeal } from "./gcm.js"
+import { SharedKeyring } from "./SharedKeyring.js"
 
 interface SharedRow {
   readonly shared_secret_id: string

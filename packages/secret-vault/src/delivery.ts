@@ -10,9 +10,9 @@
  * info "machine-secret-encryption"). The fingerprint is public, so this hides
  * the value from nobody who knows it; it exists for existing clients.
  */
-import { Tpm } from "@itl-attestation/core"
+import { Tpm } from "@itl-attestation/core/api"
 import * as crypto from "node:crypto"
-import { gcmSeal } from "./SharedKeyring.js"
+import { gcmSeal } from "./gcm.js"
 
 export const HKDF_SALT = "ITL.ControlPlane.Attestation.SecretVault.v1"
 export const HKDF_INFO = "machine-secret-encryption"

@@ -1,5 +1,5 @@
 /** secret_vault's scopes (machine secrets and shared secrets alike). */
-import { defineScope } from "@itl-attestation/core"
+import { defineScope } from "@itl-attestation/core/api"
 
 export const SecretsRead = defineScope({
   name: "secrets:read",

@@ -8,6 +8,7 @@ import { Effect, Either, Option, Redacted } from "effect"
 import type { HttpApi, HttpApiGroup } from "@effect/platform"
 import { apiCaller, callApi, type ClientOf, type CoreClient } from "../client.js"
 import { CliFailure } from "../errors.js"
+import { exitCodeForStatus } from "../exitCodes.js"
 
 /** The core's error classes (http/ApiError.ts) and their HTTP statuses. */
 const STATUS: Record<string, number> = {
@@ -48,7 +49,10 @@ const refusalAsLeft = <A, E>(effect: Effect.Effect<A, E>): Effect.Effect<Either.
   )
 
 const failOnRefusal = <A>(result: Either.Either<A, ApiRefusal>) =>
-  Either.match(result, { onLeft: (refusal) => Effect.fail(new CliFailure({ message: refusalLine(refusal) })), onRight: Effect.succeed })
+  Either.match(result, {
+    onLeft: (refusal) => Effect.fail(new CliFailure({ message: refusalLine(refusal), exitCode: exitCodeForStatus(STATUS[refusal._tag] ?? 500) })),
+    onRight: Effect.succeed
+  })
 
 /**
  * Calls the API as a machine; the server's refusals come back as `Left`

@@ -2,7 +2,7 @@
  * `agent attest`: a quote over the server's nonce and PCR selection, signed by
  * the enrolled AK, exchanged for a machine session token.
  */
-import { type AttestationResult, type PcrValuesJson, Tpm } from "@itl-attestation/core"
+import { type AttestationResult, type PcrValuesJson, Tpm } from "@itl-attestation/core/api"
 import { DateTime, Effect, Option } from "effect"
 import { asMachineId } from "../commands/shared.js"
 import { CliFailure, messageOf } from "../errors.js"

@@ -4,7 +4,7 @@
  * and the AK. Run again, it reuses the keys in the state directory: it then
  * finishes an interrupted enrollment, or just reports the machine.
  */
-import type { Machine, RegisteredMachine } from "@itl-attestation/core"
+import type { Machine, RegisteredMachine } from "@itl-attestation/core/api"
 import { Effect, Option } from "effect"
 import * as os from "node:os"
 import { CliFailure } from "../errors.js"

@@ -4,26 +4,25 @@
  * and credential activation with this machine's TPM (the way a secret is
  * delivered bound to it). The files and the TPM handling stay the agent's.
  */
-import { Options } from "@effect/cli"
-import { Config, Effect, Option } from "effect"
+import { Effect, Option } from "effect"
 import * as crypto from "node:crypto"
 import { CliFailure } from "../errors.js"
+import { option } from "../framework/options.js"
 import { activateCredential } from "./keys.js"
 import { defaultStateDir, openStateDir, readSession, requireEnrolled } from "./state.js"
 import { asCliFailure } from "./tpm2.js"
 
 /** `--state-dir` (env ITL_AGENT_STATE_DIR, default ~/.itl-attestation/agent), as every agent command takes it. */
-export const stateDirOption = Options.text("state-dir").pipe(
-  Options.withPseudoName("DIR"),
-  Options.withDescription("Where the agent keeps its keys and tokens (env ITL_AGENT_STATE_DIR, default ~/.itl-attestation/agent)"),
-  Options.withFallbackConfig(Config.string("ITL_AGENT_STATE_DIR")),
-  Options.optional,
-  // Set but empty means the default, not the current directory.
-  Options.map(Option.filter((value) => value.trim() !== ""))
-)
+// Set but empty means the default, not the current directory (the runner treats an empty variable as unset).
+export const stateDirOption = option.text("state-dir", {
+  description: "Where the agent keeps its keys and tokens (default ~/.itl-attestation/agent)",
+  placeholder: "DIR",
+  env: "ITL_AGENT_STATE_DIR"
+})
 
 /** The state directory; only enroll creates it. */
-export const stateDir = (given: Option.Option<string>, create = false) => openStateDir(Option.getOrElse(given, defaultStateDir), create)
+export const stateDir = (given: string | undefined, create = false) =>
+  openStateDir(given === undefined || given.trim() === "" ? defaultStateDir() : given, create)
 
 const ATTEST = "run `attestation agent attest`"
 
@@ -51,7 +50,7 @@ export interface AttestedMachine {
 }
 
 /** The enrolled machine of the state directory `--state-dir` named, with a live session. */
-export const attestedMachine = (given: Option.Option<string>): Effect.Effect<AttestedMachine, CliFailure> =>
+export const attestedMachine = (given: string | undefined): Effect.Effect<AttestedMachine, CliFailure> =>
   Effect.gen(function* () {
     const dir = yield* stateDir(given)
     const state = yield* requireEnrolled(dir)

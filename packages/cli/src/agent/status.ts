@@ -3,7 +3,7 @@
  * token, the server's view of this machine (`GET /machines/me`). Machines
  * authenticate only with a session, so without one there is no server view.
  */
-import type { Machine } from "@itl-attestation/core"
+import type { Machine } from "@itl-attestation/core/api"
 import { Effect, Either, Option } from "effect"
 import * as path from "node:path"
 import { CliFailure } from "../errors.js"

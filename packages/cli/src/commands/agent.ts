@@ -3,21 +3,21 @@
  * drives its TPM with tpm2-tools, and talks to the server as that machine
  * (no operator token).
  */
-import { Command, Options } from "@effect/cli"
-import type { Machine, RegisteredMachine } from "@itl-attestation/core"
-import { Effect } from "effect"
+import type { Machine, RegisteredMachine } from "@itl-attestation/core/api"
+import { Effect, Option } from "effect"
 import { attest } from "../agent/attest.js"
 import { enroll } from "../agent/enroll.js"
 import { stateDir, stateDirOption } from "../agent/sdk.js"
 import { KeyAlg } from "../agent/state.js"
 import { status, type AgentStatus } from "../agent/status.js"
 import { asCliFailure } from "../agent/tpm2.js"
-import { root } from "../globals.js"
+import { command, group } from "../framework/command.js"
+import { option } from "../framework/options.js"
+import type { NodeSpec } from "../framework/spec.js"
 import { cell, details, render, time } from "../output.js"
-import { group } from "./group.js"
 
 const keyAlg = (name: string, what: string) =>
-  Options.choice(name, KeyAlg.literals).pipe(Options.withDescription(`${what} algorithm (default rsa)`), Options.optional)
+  option.choice(name, KeyAlg.literals, { description: `${what} algorithm (default rsa; ecc is P-256)`, placeholder: "ALG" })
 
 /** Registration answers only part of the record (RegisteredMachine); the rest shows as empty. */
 const machineDetails = (m: Machine | (RegisteredMachine & { readonly hostname: string })) =>
@@ -58,20 +58,24 @@ const nextStep = (m: Pick<Machine, "id" | "status">) => {
   }
 }
 
-const enrollCommand = Command.make(
-  "enroll",
-  {
-    hostname: Options.text("hostname").pipe(Options.withDescription("Hostname to register (default: this host's name)"), Options.optional),
+const enrollCommand = command({
+  name: "enroll",
+  summary: "Create the EK and AK with tpm2-tools, register this machine and prove its TPM",
+  examples: [
+    { command: "ITL_URL=https://attest.example.com attestation agent enroll", description: "Enroll this machine with the TPM at /dev/tpmrm0 (TPM2TOOLS_TCTI)" },
+    { command: "attestation agent enroll --ek-alg ecc --ak-alg ecc", description: "Use P-256 keys instead of RSA-2048" }
+  ],
+  options: {
+    hostname: option.text("hostname", { description: "Hostname to register (default: this host's name)" }),
     stateDir: stateDirOption,
     ekAlg: keyAlg("ek-alg", "EK"),
     akAlg: keyAlg("ak-alg", "AK")
   },
-  (options) =>
+  run: ({ options, globals }) =>
     Effect.gen(function* () {
-      const globals = yield* root
       const dir = yield* stateDir(options.stateDir, true)
       const enrolled = yield* asCliFailure(
-        enroll({ dir, url: globals.url, hostname: options.hostname, ekAlg: options.ekAlg, akAlg: options.akAlg })
+        enroll({ dir, url: globals.url, hostname: Option.fromNullable(options.hostname), ekAlg: Option.fromNullable(options.ekAlg), akAlg: Option.fromNullable(options.akAlg) })
       )
       const shown = "ak_name" in enrolled.machine ? enrolled.machine : { ...enrolled.machine, hostname: enrolled.hostname }
       yield* render(globals.output, shown, (m) =>
@@ -85,11 +89,15 @@ const enrollCommand = Command.make(
         ].join("\n")
       )
     })
-).pipe(Command.withDescription("Create the EK and AK with tpm2-tools, register this machine and prove its TPM"))
+})
 
-const attestCommand = Command.make("attest", { stateDir: stateDirOption }, (options) =>
+const attestCommand = command({
+  name: "attest",
+  summary: "Quote the PCRs with the AK over a server nonce; saves the session token",
+  examples: [{ command: "attestation agent attest", description: "Attest after an operator approved this machine (and after each boot)" }],
+  options: { stateDir: stateDirOption },
+  run: ({ options, globals }) =>
   Effect.gen(function* () {
-    const globals = yield* root
     const dir = yield* stateDir(options.stateDir)
     const { result, sessionFile } = yield* asCliFailure(attest(dir, globals.url))
     // The token stays in the session file: not on stdout, where logs would keep it.
@@ -98,7 +106,7 @@ const attestCommand = Command.make("attest", { stateDir: stateDirOption }, (opti
       `${machineDetails(r.machine)}\n\nsession token saved to ${r.session_file} (expires ${time(r.expires_at)})`
     )
   })
-).pipe(Command.withDescription("Quote the PCRs with the AK over a server nonce; saves the session token"))
+})
 
 const statusTable = (s: AgentStatus) => {
   const local = details([
@@ -125,17 +133,24 @@ const statusTable = (s: AgentStatus) => {
   return [local, ...server, ...(s.note === null ? [] : ["", s.note])].join("\n")
 }
 
-const statusCommand = Command.make("status", { stateDir: stateDirOption }, (options) =>
+const statusCommand = command({
+  name: "status",
+  summary: "Show the local agent state and, with a live session, the server's view",
+  examples: [{ command: "attestation agent status", description: "Is this machine enrolled, approved, attested?" }],
+  options: { stateDir: stateDirOption },
+  run: ({ options, globals }) =>
   Effect.gen(function* () {
-    const globals = yield* root
     const dir = yield* stateDir(options.stateDir)
     const current = yield* status(dir, globals.url)
     yield* render(globals.output, current, statusTable)
   })
-).pipe(Command.withDescription("Show the local agent state and, with a live session, the server's view"))
-
-type AnyCommand = Command.Command<any, any, any, any>
+})
 
 /** The agent's own commands, then those extensions add (`agentCommands` of their CLI modules). */
-export const agentCommand = (extensions: ReadonlyArray<AnyCommand> = []) =>
-  group("agent", "Run on a machine: enroll its TPM, attest, read its secrets", [enrollCommand, attestCommand, statusCommand, ...extensions])
+export const agentCommand = <N extends { readonly name: string }>(extensions: ReadonlyArray<N> = []) =>
+  group({
+    name: "agent",
+    summary: "Run on a machine: enroll its TPM, attest, read its secrets",
+    commands: [enrollCommand, attestCommand, statusCommand, ...(extensions as unknown as ReadonlyArray<NodeSpec>)],
+    examples: [{ command: "attestation agent enroll && attestation agent attest", description: "Enroll, then attest once approved" }]
+  })

@@ -1,12 +1,12 @@
 /** `attestation audit …`: the hash-chained audit log. */
-import { Command, Options } from "@effect/cli"
-import type { AuditEntry, AuditPage, AuditVerification } from "@itl-attestation/core"
+import type { AuditEntry, AuditPage, AuditVerification } from "@itl-attestation/core/api"
 import { Effect } from "effect"
 import { callApi } from "../client.js"
 import { SilentExit } from "../errors.js"
-import { root } from "../globals.js"
+import { ExitCode } from "../exitCodes.js"
+import { command, group } from "../framework/command.js"
+import { option } from "../framework/options.js"
 import { column, pageFooter, render, shortFingerprint, table, time } from "../output.js"
-import { group } from "./group.js"
 import { given, limit, offset } from "./shared.js"
 
 const entryColumns = [
@@ -24,11 +24,16 @@ const pageTable = (page: AuditPage) =>
 const verificationLine = (v: AuditVerification) =>
   v.valid ? `valid: true, entries: ${v.entries}` : `INVALID at entry ${v.first_invalid_id ?? "?"} (entries: ${v.entries})`
 
-const filter = (name: string, description: string) => Options.text(name).pipe(Options.withDescription(description), Options.optional)
+const filter = (name: string, description: string) => option.text(name, { description })
 
-const list = Command.make(
-  "list",
-  {
+const list = command({
+  name: "list",
+  summary: "List audit entries, newest first",
+  examples: [
+    { command: "attestation audit list --action machine.approved", description: "Every approval" },
+    { command: "attestation audit list --target-type machine --target-id 0f6c2a5e-8d0b-4a57-9c1e-3b2f4d5a6e7f", description: "The history of one machine" }
+  ],
+  options: {
     actor: filter("actor", "Only entries by this actor"),
     action: filter("action", "Only this action (e.g. machine.approved)"),
     targetType: filter("target-type", "Only this kind of target (e.g. machine)"),
@@ -36,9 +41,8 @@ const list = Command.make(
     limit,
     offset
   },
-  (options) =>
+  run: ({ options, globals }) =>
     Effect.gen(function* () {
-      const globals = yield* root
       const page = yield* callApi(globals, (api) =>
         api.audit.list({
           urlParams: {
@@ -53,16 +57,24 @@ const list = Command.make(
       )
       yield* render(globals.output, page, pageTable)
     })
-).pipe(Command.withDescription("List audit entries, newest first"))
+})
 
-const verify = Command.make("verify", {}, () =>
-  Effect.gen(function* () {
-    const globals = yield* root
-    const verification = yield* callApi(globals, (api) => api.audit.verify())
-    yield* render(globals.output, verification, verificationLine)
-    // A broken chain is the answer, not an error, but scripts must see it in the exit code.
-    if (!verification.valid) return yield* new SilentExit({ code: 1 })
-  })
-).pipe(Command.withDescription("Check the audit hash chain; exits 1 if it is broken"))
+const verify = command({
+  name: "verify",
+  summary: "Check the audit hash chain; exits 1 if it is broken",
+  examples: [{ command: "attestation audit verify", description: "Recompute the chain over every entry" }],
+  run: ({ globals }) =>
+    Effect.gen(function* () {
+      const verification = yield* callApi(globals, (api) => api.audit.verify())
+      yield* render(globals.output, verification, verificationLine)
+      // A broken chain is the answer, not an error, but scripts must see it in the exit code.
+      if (!verification.valid) return yield* new SilentExit({ code: ExitCode.error })
+    })
+})
 
-export const auditCommand = group("audit", "Read and verify the audit log", [list, verify])
+export const auditCommand = group({
+  name: "audit",
+  summary: "Read and verify the audit log",
+  commands: [list, verify],
+  examples: [{ command: "attestation audit verify", description: "Check that no entry was changed, inserted or removed" }]
+})

@@ -1,10 +1,8 @@
 /** `attestation extensions …`: what the server loaded. */
-import { Command } from "@effect/cli"
-import type { ExtensionList } from "@itl-attestation/core"
+import type { ExtensionList } from "@itl-attestation/core/api"
 import { Effect } from "effect"
 import { callApi } from "../client.js"
-import { root } from "../globals.js"
-import { group } from "./group.js"
+import { command, group } from "../framework/command.js"
 import { column, count, render, table } from "../output.js"
 
 type Info = ExtensionList["extensions"][number]
@@ -15,12 +13,22 @@ const extensionColumns = [
   column<Info>("description", (e) => e.description)
 ]
 
-const list = Command.make("list", {}, () =>
-  Effect.gen(function* () {
-    const globals = yield* root
-    const extensions = yield* callApi(globals, (api) => api.system.extensions())
-    yield* render(globals.output, extensions, (l) => `${table(extensionColumns, l.extensions)}\n${count(l.total, "extension")}`)
-  })
-).pipe(Command.withDescription("List the extensions the server loaded"))
+const list = command({
+  name: "list",
+  summary: "List the extensions the server loaded",
+  examples: [{ command: "attestation extensions list", description: "Name, version and description of each" }],
+  run: ({ globals }) =>
+    Effect.gen(function* () {
+      const extensions = yield* callApi(globals, (api) => api.system.extensions())
+      yield* render(globals.output, extensions, (l) => `${table(extensionColumns, l.extensions)}\n${count(l.total, "extension")}`, (l) =>
+        l.extensions.map((e) => e.name)
+      )
+    })
+})
 
-export const extensionsCommand = group("extensions", "Server extensions", [list])
+export const extensionsCommand = group({
+  name: "extensions",
+  summary: "Server extensions",
+  commands: [list],
+  examples: [{ command: "attestation extensions list", description: "What the server runs besides the core" }]
+})

@@ -5,19 +5,21 @@
  * batches; this command calls it until a pass is complete and shows progress:
  * one updating line on a terminal, one line per batch otherwise.
  */
-import { Command, Options } from "@effect/cli"
-import { DEFAULT_REWRAP_LIMIT, MAX_REWRAP_LIMIT, type MasterKeyRewrapResult, type RewrapCursor } from "@itl-attestation/core"
+import { DEFAULT_REWRAP_LIMIT, MAX_REWRAP_LIMIT, type MasterKeyRewrapResult, type RewrapCursor } from "@itl-attestation/core/api"
 import { Console, Effect } from "effect"
 import { callApi } from "../client.js"
 import { CliFailure } from "../errors.js"
-import { root } from "../globals.js"
-import { json } from "../output.js"
-import { group } from "./group.js"
+import { render } from "../output.js"
+import { command, group } from "../framework/command.js"
+import { option } from "../framework/options.js"
 
-const batchSize = Options.integer("batch-size").pipe(
-  Options.withDescription(`Rows per request (1-${MAX_REWRAP_LIMIT})`),
-  Options.withDefault(DEFAULT_REWRAP_LIMIT)
-)
+const batchSize = option.integer("batch-size", {
+  description: `Rows per request (1-${MAX_REWRAP_LIMIT})`,
+  placeholder: "N",
+  min: 1,
+  max: MAX_REWRAP_LIMIT,
+  default: DEFAULT_REWRAP_LIMIT
+})
 
 interface Totals {
   rewrapped: number
@@ -33,9 +35,13 @@ const progressLine = (totals: Totals, remaining: number) =>
 const showProgress = (line: string, tty: boolean) =>
   tty ? Effect.sync(() => void process.stdout.write(`\r\u001b[2K${line}`)) : Console.log(line)
 
-const rewrap = Command.make("rewrap", { batchSize }, ({ batchSize }) =>
+const rewrap = command({
+  name: "rewrap",
+  summary: "Re-seal everything the master key protects under the current ITL_MASTER_KEY (admin); resumable",
+  examples: [{ command: "attestation keyring rewrap --batch-size 500", description: "After rotating ITL_MASTER_KEY, before removing ITL_MASTER_KEY_PREVIOUS" }],
+  options: { batchSize },
+  run: ({ options: { batchSize }, globals }) =>
   Effect.gen(function* () {
-    const globals = yield* root
     const tty = globals.output === "table" && process.stdout.isTTY === true
     const totals: Totals = { rewrapped: 0, failed: 0, failures: [], last: undefined }
     let cursor: RewrapCursor | null = null
@@ -52,11 +58,8 @@ const rewrap = Command.make("rewrap", { batchSize }, ({ batchSize }) =>
     } while (cursor !== null)
     const last = totals.last!
     if (tty) yield* Effect.sync(() => void process.stdout.write("\n"))
-    if (globals.output === "json") {
-      yield* Console.log(json({ key_id: last.key_id, rewrapped: totals.rewrapped, failed: totals.failed, failures: totals.failures, remaining: last.remaining, tables: last.tables }))
-    } else {
-      yield* Console.log(`done: ${totals.rewrapped} rewrapped, ${last.remaining} remaining (master key ${last.key_id})`)
-    }
+    const summary = { key_id: last.key_id, rewrapped: totals.rewrapped, failed: totals.failed, failures: totals.failures, remaining: last.remaining, tables: last.tables }
+    yield* render(globals.output, summary, (r) => `done: ${r.rewrapped} rewrapped, ${r.remaining} remaining (master key ${r.key_id})`, () => [])
     if (last.remaining > 0) {
       const first = totals.failures[0]
       return yield* new CliFailure({
@@ -64,6 +67,11 @@ const rewrap = Command.make("rewrap", { batchSize }, ({ batchSize }) =>
       })
     }
   })
-).pipe(Command.withDescription("Re-seal everything the master key protects under the current ITL_MASTER_KEY (admin); resumable"))
+})
 
-export const keyringCommand = group("keyring", "The master key and what it seals", [rewrap])
+export const keyringCommand = group({
+  name: "keyring",
+  summary: "The master key and what it seals",
+  commands: [rewrap],
+  examples: [{ command: "attestation keyring rewrap", description: "Move every sealed value to the current master key" }]
+})

@@ -1,11 +1,10 @@
 /** `attestation operator token …`: operator bearer tokens. */
-import { Command, Options } from "@effect/cli"
-import { type CreatedOperatorToken, type OperatorToken, type OperatorTokenList, Role } from "@itl-attestation/core"
-import { Effect, Option } from "effect"
+import { type CreatedOperatorToken, type OperatorToken, type OperatorTokenList, Role } from "@itl-attestation/core/api"
+import { Effect } from "effect"
 import { callApi } from "../client.js"
-import { root } from "../globals.js"
+import { command, group } from "../framework/command.js"
+import { option } from "../framework/options.js"
 import { column, pageFooter, render, table, time } from "../output.js"
-import { group } from "./group.js"
 import { idArg, limit, offset } from "./shared.js"
 
 const tokenColumns = [
@@ -24,42 +23,66 @@ const createdTable = (created: CreatedOperatorToken) =>
 
 const listTable = (list: OperatorTokenList) => `${table(tokenColumns, list.tokens)}\n${pageFooter(list.tokens.length, list.total, list.offset, "token")}`
 
-const create = Command.make(
-  "create",
-  {
-    name: Options.text("name").pipe(Options.withDescription("A label, recorded as the actor of the token's changes")),
-    role: Options.choice("role", Role.literals).pipe(Options.withDescription("What the token may do")),
-    scopes: Options.text("scopes").pipe(
-      Options.withDescription("Limit the token to these scopes of its role, comma-separated (e.g. machines:read,audit:read); default: all of them"),
-      Options.optional
-    )
+const create = command({
+  name: "create",
+  summary: "Create a token (its secret is printed once)",
+  examples: [
+    { command: "attestation operator token create --name ci --role viewer", description: "A read-only token for a CI job" },
+    {
+      command: "attestation operator token create --name audit --role viewer --scopes audit:read",
+      description: "A token limited to one scope of its role"
+    }
+  ],
+  options: {
+    name: option.text("name", { description: "A label, recorded as the actor of the token's changes", required: true }),
+    role: option.choice("role", Role.literals, { description: "What the token may do", required: true }),
+    scopes: option.list("scopes", {
+      description: "Limit the token to these scopes of its role, comma-separated (default: all of them)",
+      placeholder: "SCOPES"
+    })
   },
-  ({ name, role, scopes }) =>
+  run: ({ options, globals }) =>
     Effect.gen(function* () {
-      const globals = yield* root
-      const limited = Option.map(scopes, (list) => list.split(",").map((scope) => scope.trim()).filter((scope) => scope !== ""))
-      const payload = { name, role, ...(Option.isSome(limited) ? { scopes: limited.value } : {}) }
+      const payload = { name: options.name, role: options.role, ...(options.scopes === undefined ? {} : { scopes: [...options.scopes] }) }
       const created = yield* callApi(globals, (api) => api.operators.create({ payload }))
       yield* render(globals.output, created, createdTable)
     })
-).pipe(Command.withDescription("Create a token (its secret is printed once)"))
+})
 
-const list = Command.make("list", { limit, offset }, (options) =>
-  Effect.gen(function* () {
-    const globals = yield* root
-    const tokens = yield* callApi(globals, (api) => api.operators.list({ urlParams: { limit: options.limit, offset: options.offset } }))
-    yield* render(globals.output, tokens, listTable)
-  })
-).pipe(Command.withDescription("List tokens (never their secrets)"))
+const list = command({
+  name: "list",
+  summary: "List tokens (never their secrets)",
+  examples: [{ command: "attestation operator token list", description: "Every token, revoked ones included" }],
+  options: { limit, offset },
+  run: ({ options, globals }) =>
+    Effect.gen(function* () {
+      const tokens = yield* callApi(globals, (api) => api.operators.list({ urlParams: { limit: options.limit, offset: options.offset } }))
+      yield* render(globals.output, tokens, listTable)
+    })
+})
 
-const revoke = Command.make("revoke", { id: idArg("Token") }, ({ id }) =>
-  Effect.gen(function* () {
-    const globals = yield* root
-    const token = yield* callApi(globals, (api) => api.operators.revoke({ path: { id } }))
-    yield* render(globals.output, token, (t) => table(tokenColumns, [t]))
-  })
-).pipe(Command.withDescription("Revoke a token; it stops working at once"))
+const revoke = command({
+  name: "revoke",
+  summary: "Revoke a token; it stops working at once",
+  examples: [{ command: "attestation operator token revoke 5b8e0c7a-1f2d-4e3c-9a8b-7c6d5e4f3a2b", description: "Revoke a leaked token" }],
+  args: { id: idArg("Token") },
+  run: ({ args, globals }) =>
+    Effect.gen(function* () {
+      const token = yield* callApi(globals, (api) => api.operators.revoke({ path: { id: args.id } }))
+      yield* render(globals.output, token, (t) => table(tokenColumns, [t]))
+    })
+})
 
-const tokenCommand = group("token", "Operator bearer tokens", [create, list, revoke])
+const tokenCommand = group({
+  name: "token",
+  summary: "Operator bearer tokens",
+  commands: [create, list, revoke],
+  examples: [{ command: "attestation operator token list", description: "Every token" }]
+})
 
-export const operatorCommand = group("operator", "Manage operators", [tokenCommand])
+export const operatorCommand = group({
+  name: "operator",
+  summary: "Manage operators and their tokens",
+  commands: [tokenCommand],
+  examples: [{ command: "attestation operator token create --name alice --role operator", description: "A token for a new operator" }]
+})

@@ -4,7 +4,7 @@ import { Schema } from "effect"
 import { BadRequest, Forbidden } from "../http/ApiError.js"
 import { KeyringAdmin } from "../authorization/coreScopes.js"
 import { requireScope } from "../authorization/Policy.js"
-import { MAX_REWRAP_LIMIT } from "./Rewrap.js"
+import { MAX_REWRAP_LIMIT } from "./rewrapLimits.js"
 
 const RewrapCursor = Schema.Struct({ table: Schema.String, after: Schema.String })
 

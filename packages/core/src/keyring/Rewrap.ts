@@ -21,6 +21,7 @@ import { actorOf, authorized } from "../authorization/Authorized.js"
 import { KeyringAdmin } from "../authorization/coreScopes.js"
 import { dataKeyAad } from "./DataKeys.js"
 import { Keyring } from "./Keyring.js"
+import { DEFAULT_REWRAP_LIMIT, MAX_REWRAP_LIMIT } from "./rewrapLimits.js"
 
 /** Where one owner keeps values sealed with `Keyring.seal`, and how their AAD is made. */
 export interface SealedTable {
@@ -61,9 +62,8 @@ export interface RewrapPass {
   readonly remaining: number
 }
 
-/** Bounds of one call: a call is one HTTP request, so it must end well within any proxy's timeout. */
-export const MAX_REWRAP_LIMIT = 1000
-export const DEFAULT_REWRAP_LIMIT = 100
+// Bounds of one call (rewrapLimits.ts): a call is one HTTP request, so it must end well within any proxy's timeout.
+export { DEFAULT_REWRAP_LIMIT, MAX_REWRAP_LIMIT }
 const FAILURES_REPORTED = 20
 
 export class MasterKeyRewrap extends Effect.Service<MasterKeyRewrap>()("@itl-attestation/core/MasterKeyRewrap", {

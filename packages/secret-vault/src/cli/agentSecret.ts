@@ -5,8 +5,7 @@
  * value under it (AES-256-GCM, AAD = the secret's name). Only this TPM, with
  * the AK loaded, recovers the key, by the same credential activation as enroll.
  */
-import { Args, Command } from "@effect/cli"
-import { attestation as root, attestedMachine, CliFailure, group, render, stateDirOption } from "@itl-attestation/cli/sdk"
+import { arg, attestedMachine, CliFailure, command, group, render, stateDirOption } from "@itl-attestation/cli/sdk"
 import { Effect } from "effect"
 import { asMachineId } from "./machineId.js"
 import { openDelivery, vaultMachineApi } from "./vault.js"
@@ -30,16 +29,23 @@ export const getSecret = (stateDir: Parameters<typeof attestedMachine>[0], url: 
     return { name, value } satisfies RevealedSecret
   })
 
-const secretGetCommand = Command.make(
-  "get",
-  { name: Args.text({ name: "secret-name" }).pipe(Args.withDescription("The secret's name")), stateDir: stateDirOption },
-  (options) =>
+const secretGetCommand = command({
+  name: "get",
+  summary: "Fetch a secret of this machine, opened with its TPM (needs `agent attest` first); prints the value",
+  examples: [{ command: "attestation agent secret get db-password > /run/db-password", description: "Write a secret where a service reads it" }],
+  args: { name: arg.text("secret-name", { description: "The secret's name" }) },
+  options: { stateDir: stateDirOption },
+  run: ({ args, options, globals }) =>
     Effect.gen(function* () {
-      const globals = yield* root
-      const secret = yield* getSecret(options.stateDir, globals.url, options.name)
-      yield* render(globals.output, secret, (s) => s.value)
+      const secret = yield* getSecret(options.stateDir, globals.url, args.name)
+      yield* render(globals.output, secret, (s) => s.value, () => [])
     })
-).pipe(Command.withDescription("Fetch a secret of this machine, opened with its TPM (needs `agent attest` first); prints the value"))
+})
 
 /** `attestation agent secret …` */
-export const agentSecretCommand = group("secret", "Secrets the server keeps for this machine", [secretGetCommand])
+export const agentSecretCommand = group({
+  name: "secret",
+  summary: "Secrets the server keeps for this machine",
+  commands: [secretGetCommand],
+  examples: [{ command: "attestation agent secret get db-password", description: "Print a secret of this machine" }]
+})

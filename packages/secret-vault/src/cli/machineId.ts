@@ -1,4 +1,4 @@
-import type { MachineId } from "@itl-attestation/core"
+import type { MachineId } from "@itl-attestation/core/api"
 
 /**
  * A machine id as the derived client's types want it. The client checks it is

@@ -5,15 +5,16 @@
  * mode (the EK fingerprint as the only credential); on the machine itself,
  * `attestation agent secret get` reads it bound to the TPM instead.
  */
-import { Args, Command, HelpDoc, Options, ValidationError } from "@effect/cli"
-import { attestation as root, cell, CliFailure, column, details, group, limit, offset, pageFooter, refusalLine, render, table, time } from "@itl-attestation/cli/sdk"
-import { Effect, Either, Redacted } from "effect"
+import { arg, cell, CliFailure, column, command, details, group, limit, offset, option, pageFooter, quote, refusalLine, render, table, time, uuid } from "@itl-attestation/cli/sdk"
+import { Effect, Either } from "effect"
 import { hkdfKeyForFingerprint } from "../delivery.js"
 import type { SecretList, SecretMetadata } from "../Secret.js"
 import { callVaultApi, openDelivery, vaultMachineApi } from "./vault.js"
 import { asMachineId } from "./machineId.js"
 
-const machineIdArg = Args.text({ name: "machine-id" }).pipe(Args.withDescription("Machine id (UUID)"))
+const MACHINE = "0f6c2a5e-8d0b-4a57-9c1e-3b2f4d5a6e7f"
+
+const machineIdArg = arg.text("machine-id", { description: "Machine id (UUID)", validate: uuid })
 
 const secretColumns = [
   column<SecretMetadata>("secret_id", (s) => s.secret_id),
@@ -38,61 +39,69 @@ const secretDetails = (s: SecretMetadata) =>
     ["access_count", cell(s.access_count)]
   ])
 
-/** The secret's value: redacted, so it cannot end up in a log or an error message by accident. */
-export const valueOption = (description: string) =>
-  Options.redacted("value").pipe(Options.withPseudoName("VALUE"), Options.withDescription(description))
+/** The secret's value: a credential option, so it is never shown, logged or echoed back. */
+export const valueOption = (description: string) => option.text("value", { description, placeholder: "VALUE", required: true, secret: true })
 
-const create = Command.make(
-  "create",
-  {
-    machineId: machineIdArg,
-    name: Options.text("name").pipe(Options.withDescription("The secret's name, unique per machine (A-Z a-z 0-9 . _ -, up to 128)")),
+const create = command({
+  name: "create",
+  summary: "Store a secret for one machine (prints its metadata, never the value)",
+  examples: [{ command: `attestation secret create ${MACHINE} --name db-password --value "$DB_PASSWORD"`, description: "Store a database password for one machine" }],
+  args: { machineId: machineIdArg },
+  options: {
+    name: option.text("name", { description: "The secret's name, unique per machine (A-Z a-z 0-9 . _ -, up to 128)", required: true }),
     value: valueOption("The secret's value (up to 64 KiB); it is never printed back")
   },
-  ({ machineId, name, value }) =>
+  run: ({ args, options, globals }) =>
     Effect.gen(function* () {
-      const globals = yield* root
       const created = yield* callVaultApi(globals, (api) =>
-        api.machineSecrets.create({ path: { id: asMachineId(machineId) }, payload: { name, value: Redacted.value(value) } })
+        api.machineSecrets.create({ path: { id: asMachineId(args.machineId) }, payload: { name: options.name, value: options.value } })
       )
       yield* render(globals.output, created, secretDetails)
     })
-).pipe(Command.withDescription("Store a secret for one machine (prints its metadata, never the value)"))
+})
 
-const list = Command.make("list", { machineId: machineIdArg, limit, offset }, ({ machineId, limit, offset }) =>
-  Effect.gen(function* () {
-    const globals = yield* root
-    const secrets = yield* callVaultApi(globals, (api) => api.machineSecrets.list({ path: { id: asMachineId(machineId) }, urlParams: { limit, offset } }))
-    yield* render(globals.output, secrets, listTable)
-  })
-).pipe(Command.withDescription("List a machine's secrets (metadata only)"))
+const list = command({
+  name: "list",
+  summary: "List a machine's secrets (metadata only)",
+  examples: [{ command: `attestation secret list ${MACHINE}`, description: "Names, creators and access counts of one machine's secrets" }],
+  args: { machineId: machineIdArg },
+  options: { limit, offset },
+  run: ({ args, options, globals }) =>
+    Effect.gen(function* () {
+      const secrets = yield* callVaultApi(globals, (api) =>
+        api.machineSecrets.list({ path: { id: asMachineId(args.machineId) }, urlParams: { limit: options.limit, offset: options.offset } })
+      )
+      yield* render(globals.output, secrets, listTable, (l) => l.secrets.map((s) => s.secret_id))
+    })
+})
 
 /** `sha256:<64 hex>`, as the server prints fingerprints; the prefix may be left out. */
-const fingerprintOption = Options.text("ek-fingerprint").pipe(
-  Options.withPseudoName("FINGERPRINT"),
-  Options.withDescription("The machine's EK fingerprint (sha256:<64 hex>), its only credential in the compatibility mode"),
-  Options.mapEffect((value) => {
-    const match = /^(?:sha256:)?([0-9a-f]{64})$/i.exec(value.trim())
-    return match === null
-      ? Effect.fail(ValidationError.invalidValue(HelpDoc.p(`--ek-fingerprint must be sha256: and 64 hex digits, got '${value}'`)))
-      : Effect.succeed(`sha256:${match[1]!.toLowerCase()}`)
-  })
-)
+const FINGERPRINT = /^(?:sha256:)?([0-9a-f]{64})$/i
 
-const get = Command.make(
-  "get",
-  {
-    machineId: machineIdArg,
-    name: Args.text({ name: "secret-name" }).pipe(Args.withDescription("The secret's name")),
-    ekFingerprint: fingerprintOption
-  },
-  ({ machineId, name, ekFingerprint }) =>
+const fingerprintOption = option.text("ek-fingerprint", {
+  description: "The machine's EK fingerprint (sha256:<64 hex>), its only credential in the compatibility mode",
+  placeholder: "FINGERPRINT",
+  required: true,
+  validate: (value) => (FINGERPRINT.test(value.trim()) ? undefined : `expected sha256: and 64 hex digits, got ${quote(value)}`)
+})
+
+const get = command({
+  name: "get",
+  summary: "Read a machine secret as that machine, by its EK fingerprint (compatibility mode); prints the value",
+  description:
+    "Only for a server in ITL_MACHINE_AUTH=ek-fingerprint-header mode. On the machine itself, `attestation agent secret get` " +
+    "reads the secret bound to its TPM instead.",
+  examples: [{ command: `attestation secret get ${MACHINE} db-password --ek-fingerprint sha256:3f…`, description: "Read as the machine" }],
+  args: { machineId: machineIdArg, name: arg.text("secret-name", { description: "The secret's name" }) },
+  options: { ekFingerprint: fingerprintOption },
+  run: ({ args, options, globals }) =>
     Effect.gen(function* () {
-      const globals = yield* root
+      const ekFingerprint = `sha256:${FINGERPRINT.exec(options.ekFingerprint.trim())![1]!.toLowerCase()}`
+      const name = args.name
       // As the machine: the fingerprint header and no Authorization header
       // (an operator token there would be taken for a machine session).
       const answer = yield* vaultMachineApi.try(globals.url, { _tag: "EkFingerprint", fingerprint: ekFingerprint }, (client) =>
-        client.machineSecretRead.read({ path: { id: asMachineId(machineId), name }, urlParams: { scheme: "hkdf-ek-v1" } })
+        client.machineSecretRead.read({ path: { id: asMachineId(args.machineId), name }, urlParams: { scheme: "hkdf-ek-v1" } })
       )
       if (Either.isLeft(answer)) {
         const refusal = answer.left
@@ -107,24 +116,26 @@ const get = Command.make(
       }
       const key = hkdfKeyForFingerprint(ekFingerprint)
       const value = yield* openDelivery(key, { ciphertext: delivered.encrypted_value, nonce: delivered.nonce, tag: delivered.tag }, undefined, `secret ${name}`)
-      yield* render(globals.output, { name, value }, (s) => s.value)
+      yield* render(globals.output, { name, value }, (s) => s.value, () => [])
     })
-).pipe(
-  Command.withDescription(
-    "Read a machine secret as that machine, by its EK fingerprint (server in ITL_MACHINE_AUTH=ek-fingerprint-header mode); prints the value"
-  )
-)
+})
 
-const remove = Command.make(
-  "delete",
-  { id: Args.text({ name: "secret-id" }).pipe(Args.withDescription("The secret's id (UUID), from `secret list`")) },
-  ({ id }) =>
+const remove = command({
+  name: "delete",
+  summary: "Delete a machine secret",
+  examples: [{ command: "attestation secret delete 7d1e9f3a-2b4c-4d5e-8f6a-1b2c3d4e5f6a", description: "Delete by the id `secret list` shows" }],
+  args: { id: arg.text("secret-id", { description: "The secret's id (UUID), from `secret list`", validate: uuid }) },
+  run: ({ args, globals }) =>
     Effect.gen(function* () {
-      const globals = yield* root
-      yield* callVaultApi(globals, (api) => api.machineSecrets.delete({ path: { id } }))
-      // The API answers 204 with no body; say what happened in either format.
-      yield* render(globals.output, { id, deleted: true }, () => `deleted secret ${id}`)
+      yield* callVaultApi(globals, (api) => api.machineSecrets.delete({ path: { id: args.id } }))
+      // The API answers 204 with no body; say what happened in every format.
+      yield* render(globals.output, { id: args.id, deleted: true }, () => `deleted secret ${args.id}`)
     })
-).pipe(Command.withDescription("Delete a machine secret"))
+})
 
-export const secretCommand = group("secret", "Per-machine secrets (secret_vault extension)", [create, list, get, remove])
+export const secretCommand = group({
+  name: "secret",
+  summary: "Per-machine secrets (secret_vault extension)",
+  commands: [create, list, get, remove],
+  examples: [{ command: `attestation secret list ${MACHINE}`, description: "One machine's secrets" }]
+})

@@ -3,31 +3,37 @@
  * extension). Commands take the secret's name; the API wants its id, looked
  * up in the list.
  */
-import { Args, Command, HelpDoc, Options, ValidationError } from "@effect/cli"
 import {
   allPages,
-  attestation as root,
+  arg,
   cell,
   CliFailure,
   column,
+  command,
+  count,
   details,
   given,
   type Globals,
   group,
   limit,
   offset,
+  option,
   pageFooter,
+  progress,
   render,
   table,
-  time
+  time,
+  uuid
 } from "@itl-attestation/cli/sdk"
-import { Effect, Redacted } from "effect"
+import { Effect } from "effect"
 import type { AccessGrant, AccessGrantList, RewrapResult, SharedSecret, SharedSecretList } from "../Secret.js"
 import { asMachineIds } from "./machineId.js"
 import { valueOption } from "./secret.js"
 import { callVaultApi } from "./vault.js"
 
-const nameArg = Args.text({ name: "name" }).pipe(Args.withDescription("The shared secret's name"))
+const nameArg = arg.text("name", { description: "The shared secret's name" })
+
+const MACHINES = "0f6c2a5e-8d0b-4a57-9c1e-3b2f4d5a6e7f,5b8e0c7a-1f2d-4e3c-9a8b-7c6d5e4f3a2b"
 
 /** The shared secret called `name`, or the one-line failure `no shared secret named <name>`. */
 const byName = (globals: Globals, name: string) =>
@@ -77,122 +83,160 @@ const grantsTable = (grants: AccessGrantList) => `${table(grantColumns, grants.a
 
 const rewrapLine = (r: RewrapResult) => `rewrapped: ${r.rewrapped}, remaining: ${r.remaining} (encryption key ${r.encryption_key_id})`
 
-const machinesOption = Options.text("machines").pipe(
-  Options.withPseudoName("ID,…"),
-  Options.withDescription("Machine ids (UUIDs), comma separated"),
-  Options.mapEffect((value) => {
-    // Lower case, as the server returns them, so they compare with its answers.
-    const ids = [...new Set(value.split(",").map((id) => id.trim().toLowerCase()).filter((id) => id !== ""))]
-    return ids.length === 0
-      ? Effect.fail(ValidationError.invalidValue(HelpDoc.p("--machines needs at least one machine id")))
-      : Effect.succeed(ids)
-  })
-)
+// Lower case, as the server returns them, so they compare with its answers.
+const machinesOption = option.list("machines", {
+  description: "Machine ids (UUIDs), comma separated",
+  placeholder: "IDS",
+  required: true,
+  validate: uuid
+})
 
-const create = Command.make(
-  "create",
-  {
-    name: nameArg,
+const machineIds = (ids: ReadonlyArray<string>) => [...new Set(ids.map((id) => id.toLowerCase()))]
+
+const create = command({
+  name: "create",
+  summary: "Store a shared secret (prints its metadata, never the value)",
+  examples: [{ command: 'attestation shared-secret create ca-key --value "$(cat ca.key)" --description "fleet CA"', description: "Store a value many machines will read" }],
+  args: { name: nameArg },
+  options: {
     value: valueOption("The value (up to 64 KiB); it is never printed back"),
-    description: Options.text("description").pipe(Options.withDescription("What the secret is for (up to 1024 characters)"), Options.optional)
+    description: option.text("description", { description: "What the secret is for (up to 1024 characters)" })
   },
-  ({ name, value, description }) =>
+  run: ({ args, options, globals }) =>
     Effect.gen(function* () {
-      const globals = yield* root
       const created = yield* callVaultApi(globals, (api) =>
-        api.sharedSecrets.create({ payload: { name, value: Redacted.value(value), ...given("description", description) } })
+        api.sharedSecrets.create({ payload: { name: args.name, value: options.value, ...given("description", options.description) } })
       )
       yield* render(globals.output, created, secretDetails)
     })
-).pipe(Command.withDescription("Store a shared secret (prints its metadata, never the value)"))
+})
 
-const list = Command.make("list", { limit, offset }, (page) =>
-  Effect.gen(function* () {
-    const globals = yield* root
-    const secrets = yield* callVaultApi(globals, (api) => api.sharedSecrets.list({ urlParams: page }))
-    yield* render(globals.output, secrets, listTable)
-  })
-).pipe(Command.withDescription("List shared secrets (metadata only)"))
+const list = command({
+  name: "list",
+  summary: "List shared secrets (metadata only)",
+  examples: [{ command: "attestation shared-secret list", description: "Every shared secret and how many machines may read it" }],
+  options: { limit, offset },
+  run: ({ options, globals }) =>
+    Effect.gen(function* () {
+      const secrets = yield* callVaultApi(globals, (api) => api.sharedSecrets.list({ urlParams: { limit: options.limit, offset: options.offset } }))
+      yield* render(globals.output, secrets, listTable)
+    })
+})
 
-const grant = Command.make("grant", { name: nameArg, machines: machinesOption }, ({ name, machines }) =>
-  Effect.gen(function* () {
-    const globals = yield* root
-    const secret = yield* byName(globals, name)
-    const grants = yield* callVaultApi(globals, (api) =>
-      api.sharedSecrets.grant({ path: { id: secret.shared_secret_id }, payload: { machine_ids: asMachineIds(machines) } })
-    )
-    yield* render(globals.output, grants, grantsTable)
-  })
-).pipe(Command.withDescription("Let machines read a shared secret; prints who has access"))
-
-const revoke = Command.make("revoke", { name: nameArg, machines: machinesOption }, ({ name, machines }) =>
-  Effect.gen(function* () {
-    const globals = yield* root
-    const secret = yield* byName(globals, name)
-    // The server ignores machines without a grant; a mistyped id should not pass silently.
-    const current = yield* allPages((page) =>
-      Effect.map(
-        callVaultApi(globals, (api) => api.sharedSecrets.access({ path: { id: secret.shared_secret_id }, urlParams: page })),
-        (list) => ({ total: list.total, items: list.access_grants })
+const grant = command({
+  name: "grant",
+  summary: "Let machines read a shared secret; prints who has access",
+  examples: [{ command: `attestation shared-secret grant ca-key --machines ${MACHINES}`, description: "Two machines may read ca-key" }],
+  args: { name: nameArg },
+  options: { machines: machinesOption },
+  run: ({ args, options, globals }) =>
+    Effect.gen(function* () {
+      const secret = yield* byName(globals, args.name)
+      const grants = yield* callVaultApi(globals, (api) =>
+        api.sharedSecrets.grant({ path: { id: secret.shared_secret_id }, payload: { machine_ids: asMachineIds(machineIds(options.machines)) } })
       )
-    )
-    const granted = new Set(current.map((g) => g.machine_id.toLowerCase()))
-    const notGranted = machines.filter((id) => !granted.has(id))
-    if (notGranted.length > 0) {
-      const who = notGranted.length === 1 ? `machine ${notGranted[0]} has` : `machines ${notGranted.join(", ")} have`
-      return yield* new CliFailure({ message: `not granted: ${who} no access to ${name}; nothing revoked` })
-    }
-    const grants = yield* callVaultApi(globals, (api) =>
-      api.sharedSecrets.revoke({ path: { id: secret.shared_secret_id }, payload: { machine_ids: asMachineIds(machines) } })
-    )
-    yield* render(globals.output, grants, grantsTable)
-  })
-).pipe(Command.withDescription("Take machines' access to a shared secret away; prints who still has it"))
+      yield* render(globals.output, grants, grantsTable, (g) => g.access_grants.map((a) => a.machine_id))
+    })
+})
 
-const access = Command.make("access", { name: nameArg, limit, offset }, ({ name, limit, offset }) =>
-  Effect.gen(function* () {
-    const globals = yield* root
-    const secret = yield* byName(globals, name)
-    const grants = yield* callVaultApi(globals, (api) => api.sharedSecrets.access({ path: { id: secret.shared_secret_id }, urlParams: { limit, offset } }))
-    yield* render(globals.output, grants, grantsTable)
-  })
-).pipe(Command.withDescription("Show which machines may read a shared secret"))
+const revoke = command({
+  name: "revoke",
+  summary: "Take machines' access to a shared secret away; prints who still has it",
+  examples: [{ command: "attestation shared-secret revoke ca-key --machines 0f6c2a5e-8d0b-4a57-9c1e-3b2f4d5a6e7f", description: "One machine may no longer read ca-key" }],
+  args: { name: nameArg },
+  options: { machines: machinesOption },
+  run: ({ args, options, globals }) =>
+    Effect.gen(function* () {
+      const name = args.name
+      const machines = machineIds(options.machines)
+      const secret = yield* byName(globals, name)
+      // The server ignores machines without a grant; a mistyped id should not pass silently.
+      const current = yield* allPages((page) =>
+        Effect.map(
+          callVaultApi(globals, (api) => api.sharedSecrets.access({ path: { id: secret.shared_secret_id }, urlParams: page })),
+          (list) => ({ total: list.total, items: list.access_grants })
+        )
+      )
+      const granted = new Set(current.map((g) => g.machine_id.toLowerCase()))
+      const notGranted = machines.filter((id) => !granted.has(id))
+      if (notGranted.length > 0) {
+        const who = notGranted.length === 1 ? `machine ${notGranted[0]} has` : `machines ${notGranted.join(", ")} have`
+        return yield* new CliFailure({ message: `not granted: ${who} no access to ${name}; nothing revoked` })
+      }
+      const grants = yield* callVaultApi(globals, (api) =>
+        api.sharedSecrets.revoke({ path: { id: secret.shared_secret_id }, payload: { machine_ids: asMachineIds(machines) } })
+      )
+      yield* render(globals.output, grants, grantsTable, (g) => g.access_grants.map((a) => a.machine_id))
+    })
+})
 
-const rotate = Command.make("rotate", { name: nameArg, value: valueOption("The new value (up to 64 KiB)") }, ({ name, value }) =>
-  Effect.gen(function* () {
-    const globals = yield* root
-    const secret = yield* byName(globals, name)
-    const rotated = yield* callVaultApi(globals, (api) =>
-      api.sharedSecrets.update({ path: { id: secret.shared_secret_id }, payload: { value: Redacted.value(value) } })
-    )
-    yield* render(globals.output, rotated, secretDetails)
-  })
-).pipe(Command.withDescription("Replace a shared secret's value (machines read the new one from now on)"))
+const access = command({
+  name: "access",
+  summary: "Show which machines may read a shared secret",
+  examples: [{ command: "attestation shared-secret access ca-key", description: "Who may read ca-key, and when each last did" }],
+  args: { name: nameArg },
+  options: { limit, offset },
+  run: ({ args, options, globals }) =>
+    Effect.gen(function* () {
+      const secret = yield* byName(globals, args.name)
+      const grants = yield* callVaultApi(globals, (api) =>
+        api.sharedSecrets.access({ path: { id: secret.shared_secret_id }, urlParams: { limit: options.limit, offset: options.offset } })
+      )
+      yield* render(globals.output, grants, grantsTable, (g) => g.access_grants.map((a) => a.machine_id))
+    })
+})
 
-const remove = Command.make("delete", { name: nameArg }, ({ name }) =>
-  Effect.gen(function* () {
-    const globals = yield* root
-    const secret = yield* byName(globals, name)
-    yield* callVaultApi(globals, (api) => api.sharedSecrets.delete({ path: { id: secret.shared_secret_id } }))
-    yield* render(globals.output, { name, shared_secret_id: secret.shared_secret_id, deleted: true }, () => `deleted shared secret ${name}`)
-  })
-).pipe(Command.withDescription("Delete a shared secret and every grant to it"))
+const rotate = command({
+  name: "rotate",
+  summary: "Replace a shared secret's value (machines read the new one from now on)",
+  examples: [{ command: 'attestation shared-secret rotate ca-key --value "$(cat new-ca.key)"', description: "Roll the fleet CA key" }],
+  args: { name: nameArg },
+  options: { value: valueOption("The new value (up to 64 KiB)") },
+  run: ({ args, options, globals }) =>
+    Effect.gen(function* () {
+      const secret = yield* byName(globals, args.name)
+      const rotated = yield* callVaultApi(globals, (api) => api.sharedSecrets.update({ path: { id: secret.shared_secret_id }, payload: { value: options.value } }))
+      yield* render(globals.output, rotated, secretDetails)
+    })
+})
 
-const rewrap = Command.make("rewrap", {}, () =>
-  Effect.gen(function* () {
-    const globals = yield* root
-    const result = yield* callVaultApi(globals, (api) => api.sharedSecrets.rewrap())
-    yield* render(globals.output, result, rewrapLine)
-  })
-).pipe(Command.withDescription("Re-encrypt shared secrets still under a previous master key with the current one (admin)"))
+const remove = command({
+  name: "delete",
+  summary: "Delete a shared secret and every grant to it",
+  examples: [{ command: "attestation shared-secret delete ca-key", description: "Remove ca-key for every machine" }],
+  args: { name: nameArg },
+  run: ({ args, globals }) =>
+    Effect.gen(function* () {
+      const name = args.name
+      const secret = yield* byName(globals, name)
+      yield* callVaultApi(globals, (api) => api.sharedSecrets.delete({ path: { id: secret.shared_secret_id } }))
+      yield* render(globals.output, { name, shared_secret_id: secret.shared_secret_id, deleted: true }, () => `deleted shared secret ${name}`)
+    })
+})
 
-export const sharedSecretCommand = group("shared-secret", "Secrets shared by several machines (secret_vault extension)", [
-  create,
-  list,
-  grant,
-  revoke,
-  access,
-  rotate,
-  remove,
-  rewrap
-])
+const rewrap = command({
+  name: "rewrap",
+  summary: "Re-encrypt shared secrets still under a previous master key with the current one (admin)",
+  examples: [{ command: "attestation shared-secret rewrap", description: "After rotating ITL_SHARED_SECRET_MASTER_KEY" }],
+  run: ({ globals }) =>
+    Effect.gen(function* () {
+      // The server rewraps in batches: call again while it makes progress, showing it on a terminal.
+      const shown = progress()
+      let total = 0
+      let result: RewrapResult
+      do {
+        result = yield* callVaultApi(globals, (api) => api.sharedSecrets.rewrap())
+        total += result.rewrapped
+        yield* shown.update(`rewrapped ${count(total, "shared secret")}, ${result.remaining} remaining…`)
+      } while (result.rewrapped > 0 && result.remaining > 0)
+      yield* shown.done
+      yield* render(globals.output, { ...result, rewrapped: total }, rewrapLine, () => [])
+    })
+})
+
+export const sharedSecretCommand = group({
+  name: "shared-secret",
+  summary: "Secrets shared by several machines (secret_vault extension)",
+  commands: [create, list, grant, revoke, access, rotate, remove, rewrap],
+  examples: [{ command: "attestation shared-secret list", description: "Every shared secret" }]
+})

@@ -3,7 +3,7 @@
  * extension's own HttpApi as the core client is from the core's, and the
  * opening of what the server delivers to a machine (AES-256-GCM).
  */
-import { apiCaller, type CallOptions, CliFailure, type ClientOf, type Globals, machineApiCaller, messageOf } from "@itl-attestation/cli/sdk"
+import { apiCaller, type CallOptions, CliFailure, type ClientOf, type Connection, machineApiCaller, messageOf } from "@itl-attestation/cli/sdk"
 import { Effect } from "effect"
 import * as crypto from "node:crypto"
 import { SecretVaultApi } from "../SecretVaultApi.js"
@@ -12,7 +12,7 @@ export type SecretVaultClient = ClientOf<typeof SecretVaultApi>
 
 /** Calls secret_vault's API; failures are one-line `CliFailure`s, as with `callApi`. */
 export const callVaultApi: <A, E>(
-  globals: Pick<Globals, "url" | "token">,
+  globals: Connection,
   call: (client: SecretVaultClient) => Effect.Effect<A, E>,
   options?: CallOptions
 ) => Effect.Effect<A, CliFailure> = apiCaller(SecretVaultApi)
