@@ -8,7 +8,6 @@ import { KeyringApi } from "./keyring/KeyringApi.js"
 import { MachineApi, MachineRegistrationApi } from "./machines/MachineApi.js"
 import { OperatorApi } from "./operators/OperatorApi.js"
 import { SystemApi } from "./system/SystemApi.js"
-import { CORE_VERSION } from "./version.js"
 
 export class CoreApi extends strictPayloads(
   HttpApi.make("attestation")
@@ -23,7 +22,5 @@ export class CoreApi extends strictPayloads(
     .add(KeyringApi)
     .add(EventsApi)
     .annotate(OpenApi.Title, "ITL Attestation Platform")
-    // Without it the document says 0.0.1 (@effect/platform's default).
-    .annotate(OpenApi.Version, CORE_VERSION)
     .annotate(OpenApi.Description, "TPM 2.0 machine attestation: registry, lifecycle, audit, extensions")
 ) {}
