@@ -74,6 +74,8 @@ beforeAll(async () => {
     ITL_EXTENSIONS: Object.keys(MODULES).map((file) => path.join(dir, file)).join(",")
   }, { cwd })
   await server.waitFor(/^Extensions: .*$/m, 110_000)
+  // The banner is written line by line: wait for all six failure lines, not just the one before them.
+  await server.waitFor(/(?:^\[Extension\][^\n]*\n[\s\S]*?){6}/m)
 }, 150_000)
 
 afterAll(async () => {
