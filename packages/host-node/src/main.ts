@@ -35,10 +35,12 @@ export const runServer = (options: ServerOptions = {}) => {
     Effect.catchAllCause((cause) =>
       Cause.isInterruptedOnly(cause)
         ? Effect.void
-        : Effect.sync(() => {
-            console.error(startupFailureLine(cause))
-            process.exitCode = 1
-          })
+        : // Printed here, then the run fails so that runMain ends the process with code 1 itself: a
+          // process.exitCode set here could be overwritten by whatever program called runServer.
+          Effect.zipRight(
+            Effect.sync(() => console.error(startupFailureLine(cause))),
+            Effect.failCause(Cause.fail("start-up failed"))
+          )
     )
   )
   NodeRuntime.runMain(program, { disableErrorReporting: true, disablePrettyLogger: true })
