@@ -28,6 +28,17 @@ export const freshDatabase = async (): Promise<FreshDatabase> => {
       cleanup: async () => fs.rmSync(dataDir, { recursive: true, force: true })
     }
   }
+  return postgresDatabase(serverUrl, dataDir)
+}
+
+/** The server tests use when TEST_DATABASE_URL is unset but a test needs PostgreSQL anyway (.ci/run always starts it). */
+export const LOCAL_POSTGRES_URL = "postgresql://postgres:postgres@127.0.0.1:5432/postgres"
+
+/**
+ * A new database on the PostgreSQL server at `serverUrl` (a role that may
+ * CREATE DATABASE), dropped by `cleanup`, whatever TEST_DATABASE_URL says.
+ */
+export const postgresDatabase = async (serverUrl: string, dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "itl-test-"))): Promise<FreshDatabase> => {
   const name = `itl_test_${crypto.randomBytes(6).toString("hex")}`
   const admin = new pg.Client({ connectionString: serverUrl })
   await admin.connect()

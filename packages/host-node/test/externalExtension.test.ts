@@ -7,7 +7,6 @@
  * sit two broken packages: a server extension and a CLI module that throw at
  * import; each is reported in one line and everything else works.
  */
-import { execFile } from "node:child_process"
 import * as crypto from "node:crypto"
 import * as fs from "node:fs"
 import * as os from "node:os"
@@ -15,21 +14,12 @@ import * as path from "node:path"
 import pg from "pg"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { freshDatabase, type FreshDatabase } from "../../../test-support/database.js"
+import { exec, packPlatform, PLATFORM_PACKAGES, ROOT } from "../../../test-support/packing.js"
 import { fakeEkPem } from "../../../test-support/server.js"
 import { killAll, request, spawnServe, type Spawned } from "./spawned.js"
 
-const ROOT = path.resolve(__dirname, "../../..")
-/** The platform's workspaces, packed with `-w`. */
-const PACKAGES = ["packages/core", "packages/host-node", "packages/cli", "packages/secret-vault"]
 /** Not a workspace (installed in the repository it would be discovered by every server started there): packed from its directory. */
 const EXAMPLE = path.join(ROOT, "examples/external-extension")
-
-const exec = (command: string, args: ReadonlyArray<string>, options: { cwd: string; env?: Record<string, string> }) =>
-  new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
-    execFile(command, args, { cwd: options.cwd, env: options.env ?? process.env, timeout: 280_000, maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) =>
-      resolve({ code: error === null ? 0 : typeof error.code === "number" ? error.code : -1, stdout, stderr })
-    )
-  })
 
 let work: string
 let project: string
@@ -50,12 +40,11 @@ beforeAll(async () => {
   project = path.join(work, "project")
   elsewhere = path.join(work, "elsewhere")
   for (const dir of [packs, project, elsewhere]) fs.mkdirSync(dir)
-  const packed = await exec("npm", ["pack", "--silent", "--pack-destination", packs, ...PACKAGES.flatMap((p) => ["-w", p])], { cwd: ROOT })
-  expect(packed.code, packed.stderr).toBe(0)
+  await packPlatform(packs)
   const example = await exec("npm", ["pack", "--silent", "--pack-destination", packs], { cwd: EXAMPLE })
   expect(example.code, example.stderr).toBe(0)
   const tarballs = fs.readdirSync(packs).filter((f) => f.endsWith(".tgz")).map((f) => path.join(packs, f))
-  expect(tarballs).toHaveLength(PACKAGES.length + 1)
+  expect(tarballs).toHaveLength(PLATFORM_PACKAGES.length + 1)
   fs.writeFileSync(path.join(project, "package.json"), JSON.stringify({ name: "itl-host", private: true, type: "module" }))
   // Dependencies from the npm registry (the local cache first); the platform's own packages from the tarballs.
   const installed = await exec("npm", ["install", "--prefer-offline", "--no-audit", "--no-fund", "--loglevel=error", ...tarballs], { cwd: project })
