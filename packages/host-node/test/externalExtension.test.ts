@@ -150,7 +150,7 @@ describe.each(databases)("an extension installed from its npm tarball (%s)", (_l
     expect(extensionsLine).toContain("secret_vault 2.0.0")
     const lines = server.output().stdout.split("\n")
     expect(lines.filter((l) => l.includes("Failed to load"))).toEqual([
-      "[Extension] Failed to load broken-server-extension: cannot find module ./gone.js"
+      `[Extension] Failed to load broken-server-extension: cannot import ${fs.realpathSync(path.join(project, "node_modules", "broken-server-extension"))}/index.js: cannot find module ./gone.js`
     ])
     const listed = await call("GET", "/api/v1/extensions")
     expect(listed.status).toBe(200)
