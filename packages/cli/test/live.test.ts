@@ -81,17 +81,15 @@ describe("machine get --watch", () => {
   it("prints one JSON object per change with -o json", async () => {
     const id = await register("watched-json")
     const watch = spawnCli(["-o", "json", "machine", "get", id, "--watch", "--interval", "1"])
-    await watch.waitFor(/"status": "pending_approval"/)
+    // NDJSON from the first line: the machine as it is, then one object per change.
+    await watch.waitFor(/^\{"id":.*"status":"pending_approval".*\}$/m)
     await transition(id, "approve")
     await watch.waitFor(/^\{"id":.*"status":"approved".*\}$/m)
     await transition(id, "revoke")
     expect(await watch.exited).toBe(0)
-    const changes = watch
-      .output()
-      .stdout.split("\n")
-      .filter((line) => line.startsWith('{"'))
-      .map((line) => JSON.parse(line))
-    expect(changes.map((m: { status: string }) => m.status)).toEqual(["approved", "revoked"])
+    const lines = watch.output().stdout.split("\n").filter((line) => line !== "")
+    const states = lines.map((line) => JSON.parse(line) as { status: string })
+    expect(states.map((m) => m.status)).toEqual(["pending_approval", "approved", "revoked"])
   })
 
   it("stops on Ctrl-C with exit code 130", async () => {
