@@ -81,7 +81,7 @@ describe("durable consumers read below the horizon", () => {
       expect(new Set(ns).size).toBe(ns.length)
       expect([...ns].sort((a, b) => a - b)).toEqual(Array.from({ length: writers + 1 }, (_, i) => i))
       const order = await server.sql<{ seq: string }>(
-        "SELECT seq::text AS seq FROM events WHERE event_type = $1 ORDER BY txid, seq",
+        "SELECT seq::text AS seq FROM events WHERE event_type = $1 ORDER BY events.txid, events.seq",
         [tick.type]
       )
       expect(delivered.map((e) => e.seq)).toEqual(order.map((r) => Number(r.seq)))
@@ -101,7 +101,7 @@ describe("durable consumers read below the horizon", () => {
       )
     )
     try {
-      const [last] = await server.sql<{ seq: string }>("SELECT seq::text AS seq FROM events ORDER BY txid DESC, seq DESC LIMIT 1")
+      const [last] = await server.sql<{ seq: string }>("SELECT seq::text AS seq FROM events ORDER BY events.txid DESC, events.seq DESC LIMIT 1")
       await until(async () => (await server.run(handle.status)).cursor === Number(last!.seq), "the consumer to start at the end")
       await server.run(handle.stop)
       await write(1000, 0)

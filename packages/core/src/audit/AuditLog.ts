@@ -8,7 +8,7 @@
  * pending ones.
  */
 import { SqlClient, SqlSchema } from "@effect/sql"
-import { DateTime, Duration, Effect, Option, Queue, Schedule, Schema } from "effect"
+import { Cause, DateTime, Duration, Effect, Option, Queue, Schema } from "effect"
 import * as crypto from "node:crypto"
 import { authorized } from "../authorization/Authorized.js"
 import { AuditRead } from "../authorization/coreScopes.js"
@@ -76,6 +76,9 @@ const Counts = Schema.Struct({ sealed: Schema.Number, pending: Schema.Number })
 /** How often each instance looks for rows to seal (other instances' appends wake nobody here). */
 const SEAL_INTERVAL = Duration.millis(250)
 
+/** Pause after a failed sealing pass. */
+const SEAL_RETRY_DELAY = Duration.millis(500)
+
 const VERIFY_BATCH = 1000
 
 export class AuditLog extends Effect.Service<AuditLog>()("@itl-attestation/core/AuditLog", {
@@ -99,16 +102,20 @@ export class AuditLog extends Effect.Service<AuditLog>()("@itl-attestation/core/
       execute: () => sql`SELECT count(chain_seq)::int AS sealed, (count(*) - count(chain_seq))::int AS pending FROM audit_log`
     })
 
-    // Seals until the scope closes; a failed pass (database gone, this
-    // connection killed) rolled back and is retried with backoff.
+    // Seals until the scope closes. A failed pass (database gone, this
+    // connection killed: an error or a defect of the driver) has rolled back;
+    // it is logged and the loop carries on after a pause, never ends.
     const sealing = sealPass(key, sealerId).pipe(
       Effect.flatMap((sealed) =>
         sealed > 0
           ? Effect.void
           : Queue.take(wake).pipe(Effect.timeout(SEAL_INTERVAL), Effect.ignore)
       ),
-      Effect.tapErrorCause((cause) => Effect.logWarning("audit sealer pass failed; retrying", cause)),
-      Effect.retry(Schedule.exponential("100 millis").pipe(Schedule.union(Schedule.spaced("5 seconds")))),
+      Effect.catchAllCause((cause) =>
+        Cause.isInterruptedOnly(cause)
+          ? Effect.failCause(cause)
+          : Effect.logWarning("audit sealer pass failed; retrying", cause).pipe(Effect.zipRight(Effect.sleep(SEAL_RETRY_DELAY)))
+      ),
       Effect.forever
     )
     yield* Effect.forkScoped(Effect.provideService(sealing, SqlClient.SqlClient, sql))

@@ -59,7 +59,7 @@ export const sealPass = (key: Buffer, owner: string) =>
         if (lease.length === 0) return 0
         const [last] = yield* sql<{ chain_seq: string; hash: string }>`
           SELECT chain_seq::text AS chain_seq, hash FROM audit_log
-          WHERE chain_seq IS NOT NULL ORDER BY chain_seq DESC LIMIT 1`
+          WHERE chain_seq IS NOT NULL ORDER BY audit_log.chain_seq DESC LIMIT 1`
         const rows = yield* decodeUnsealed(
           yield* sql`
             SELECT id::text AS id, at, actor, actor_kind, action, target_type, target_id, details FROM audit_log
