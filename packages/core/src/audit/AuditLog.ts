@@ -8,7 +8,7 @@
  * pending ones.
  */
 import { SqlClient, SqlSchema } from "@effect/sql"
-import { Cause, DateTime, Duration, Effect, Option, Queue, Schema } from "effect"
+import { Cause, DateTime, Duration, Effect, Option, Queue, Schedule, Schema } from "effect"
 import * as crypto from "node:crypto"
 import { authorized } from "../authorization/Authorized.js"
 import { AuditRead } from "../authorization/coreScopes.js"
@@ -76,8 +76,8 @@ const Counts = Schema.Struct({ sealed: Schema.Number, pending: Schema.Number })
 /** How often each instance looks for rows to seal (other instances' appends wake nobody here). */
 const SEAL_INTERVAL = Duration.millis(250)
 
-/** Pause after a failed sealing pass. */
-const SEAL_RETRY_DELAY = Duration.millis(500)
+/** Pauses after failed sealing passes (an outage): 500 ms, doubling, at most 10 s; reset by a good pass. */
+const SEAL_RETRY = Schedule.exponential("500 millis").pipe(Schedule.union(Schedule.spaced("10 seconds")))
 
 const VERIFY_BATCH = 1000
 
@@ -103,19 +103,19 @@ export class AuditLog extends Effect.Service<AuditLog>()("@itl-attestation/core/
     })
 
     // Seals until the scope closes. A failed pass (database gone, this
-    // connection killed: an error or a defect of the driver) has rolled back;
-    // it is logged and the loop carries on after a pause, never ends.
+    // connection killed: an error or a defect of the driver — sandboxed, so a
+    // defect cannot end the fiber) has rolled back; it is logged and retried.
     const sealing = sealPass(key, sealerId).pipe(
       Effect.flatMap((sealed) =>
         sealed > 0
           ? Effect.void
           : Queue.take(wake).pipe(Effect.timeout(SEAL_INTERVAL), Effect.ignore)
       ),
-      Effect.catchAllCause((cause) =>
-        Cause.isInterruptedOnly(cause)
-          ? Effect.failCause(cause)
-          : Effect.logWarning("audit sealer pass failed; retrying", cause).pipe(Effect.zipRight(Effect.sleep(SEAL_RETRY_DELAY)))
+      Effect.sandbox,
+      Effect.tapError((cause) =>
+        Cause.isInterruptedOnly(cause) ? Effect.void : Effect.logWarning("audit sealer pass failed; retrying", cause)
       ),
+      Effect.retry({ schedule: SEAL_RETRY, while: (cause) => !Cause.isInterruptedOnly(cause) }),
       Effect.forever
     )
     yield* Effect.forkScoped(Effect.provideService(sealing, SqlClient.SqlClient, sql))
