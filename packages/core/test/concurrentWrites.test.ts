@@ -5,7 +5,9 @@
  * one instance would.
  */
 import { Events, type StoredEvent } from "@itl-attestation/core"
+import { secretVault } from "@itl-attestation/secret-vault"
 import { Effect, Exit, Scope } from "effect"
+import * as crypto from "node:crypto"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { LOCAL_POSTGRES_URL, postgresDatabase } from "../../../test-support/database.js"
 import { api, fakeEkPem, startServer, type TestServer } from "../../../test-support/server.js"
@@ -64,8 +66,15 @@ describe("two host instances on one PostgreSQL database", () => {
   beforeAll(async () => {
     const database = await postgresDatabase(process.env.TEST_DATABASE_URL || LOCAL_POSTGRES_URL)
     cleanup = database.cleanup
-    a = await startServer({ database, env })
-    b = await startServer({ database, env })
+    // Both instances: the same keys (the database's master key, one shared-secret key), secret_vault loaded,
+    // machines read shared secrets in the header-only compatibility mode (enough to drive audited reads).
+    const instanceEnv = {
+      ...env,
+      ITL_MACHINE_AUTH: "ek-fingerprint-header",
+      ITL_SHARED_SECRET_MASTER_KEY: crypto.randomBytes(32).toString("hex")
+    }
+    a = await startServer({ database, env: instanceEnv, extensions: [secretVault] })
+    b = await startServer({ database, env: instanceEnv, extensions: [secretVault] })
   })
   afterAll(async () => {
     await b?.stop()
@@ -112,19 +121,39 @@ describe("two host instances on one PostgreSQL database", () => {
       expect(approvals.filter((r) => r.status === 200)).toHaveLength(ids.length)
       expect(approvals.filter((r) => r.status === 409)).toHaveLength(ids.length)
 
-      const expectedEvents = 2 * ids.length
+      // A shared secret created on one instance, granted on the other, read by every machine through both at once.
+      const shared = await api(a, a.adminToken).post("/api/v1/shared-secrets", { name: "multi-shared", value: "multi-value" })
+      expect(shared.status).toBe(201)
+      expect((await api(b, b.adminToken).post(`/api/v1/shared-secrets/${shared.body.shared_secret_id}/access`, { machine_ids: ids })).status).toBe(200)
+      const fingerprints = registered.map((r) => r.body.machine.ek_fingerprint as string)
+      const reads = await Promise.all(
+        fingerprints.flatMap((fingerprint) =>
+          [a, b].map((s) => api(s).get("/api/v1/shared-secrets/by-name/multi-shared/value", { "x-ek-fingerprint": fingerprint }))
+        )
+      )
+      expect(reads.map((r) => r.status)).toEqual(reads.map(() => 200))
+
+      const expectedEvents = 2 * ids.length + 1 + ids.length + 2 * ids.length
       await until(async () => delivered.length >= expectedEvents && (await api(a, a.adminToken).get("/api/v1/audit/verify")).body.pending === 0, "delivery and sealing")
       // Let both instances poll a few more times: nothing arrives twice.
       await new Promise((resolve) => setTimeout(resolve, 300))
       expect(new Set(delivered.map((e) => e.id)).size).toBe(delivered.length)
       expect(delivered.filter((e) => e.event_type === "machine.registered")).toHaveLength(ids.length)
       expect(delivered.filter((e) => e.event_type === "machine.approved")).toHaveLength(ids.length)
+      expect(delivered.filter((e) => e.event_type === "shared_secret.access_granted")).toHaveLength(ids.length)
+      expect(delivered.filter((e) => e.event_type === "shared_secret.accessed")).toHaveLength(2 * ids.length)
       expect(delivered).toHaveLength(expectedEvents)
+      const stored = await a.sql<{ n: number }>("SELECT count(*)::int AS n FROM events")
+      expect(stored[0]!.n).toBe(delivered.length)
 
       const audit = await a.sql<{ action: string; n: number }>(
-        "SELECT action, count(*)::int AS n FROM audit_log WHERE action IN ('machine.registered', 'machine.approved') GROUP BY action ORDER BY action"
+        "SELECT action, count(*)::int AS n FROM audit_log WHERE action IN ('machine.registered', 'machine.approved', 'shared_secret.accessed') GROUP BY action ORDER BY action"
       )
-      expect(audit).toEqual([{ action: "machine.approved", n: ids.length }, { action: "machine.registered", n: ids.length }])
+      expect(audit).toEqual([
+        { action: "machine.approved", n: ids.length },
+        { action: "machine.registered", n: ids.length },
+        { action: "shared_secret.accessed", n: 2 * ids.length }
+      ])
       for (const s of [a, b]) {
         const verify = (await api(s, s.adminToken).get("/api/v1/audit/verify")).body
         expect(verify).toMatchObject({ valid: true, pending: 0, first_invalid_id: null })
