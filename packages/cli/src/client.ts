@@ -56,7 +56,8 @@ const bufferErrorBody = (response: HttpClientResponse.HttpClientResponse) =>
 /** Where and as whom to call: the globals a client needs (`verbose` traces the requests). */
 export type Connection = Pick<Globals, "url" | "token"> & { readonly verbose?: boolean }
 
-const SECRET_HEADERS = new Set(["authorization", "cookie", "proxy-authorization"])
+// x-ek-fingerprint: a machine's whole credential when the server runs ITL_MACHINE_AUTH=ek-fingerprint-header.
+const SECRET_HEADERS = new Set(["authorization", "cookie", "proxy-authorization", "x-ek-fingerprint"])
 
 /** `--verbose`: each request and its answer on stderr; credentials are never shown, bodies neither (they may hold secrets). */
 const traced = (client: HttpClient.HttpClient) =>

@@ -18,8 +18,16 @@ export class SilentExit extends Data.TaggedError("SilentExit")<{ readonly code: 
 
 const ANSI = new RegExp(String.raw`\u001b\[[0-9;]*[A-Za-z]`, "g")
 
-/** Collapses whitespace, including newlines, so any message fits on one line. */
-export const oneLine = (text: string) => text.replace(ANSI, "").replace(/\s+/g, " ").trim()
+/** Control characters left once colours are stripped and whitespace collapsed (an OSC title sequence, a bell…). */
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/g
+
+/** Collapses whitespace, including newlines, so any message fits on one line; other control characters are shown escaped. */
+export const oneLine = (text: string) =>
+  text
+    .replace(ANSI, "")
+    .replace(/\s+/g, " ")
+    .replace(CONTROL, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`)
+    .trim()
 
 export const messageOf = (error: unknown) =>
   error instanceof Error ? error.message : typeof error === "object" && error !== null && "message" in error ? String(error.message) : String(error)

@@ -14,9 +14,23 @@ export interface Column<A> {
 
 export const column = <A>(header: string, value: (row: A) => string): Column<A> => ({ header, value })
 
+/**
+ * Text from the server made safe for a terminal: control characters (an
+ * escape sequence that would recolour, clear or retitle the screen, a CR that
+ * would overwrite what came before, a newline that would break a row) and
+ * the Unicode marks that reorder or hide text are shown as `\u001b`-style
+ * escapes. Fields such as a reason or a token's name are free text set by
+ * another operator; -o json and -o yaml keep them exact.
+ */
+export const printable = (text: string) =>
+  text.replace(/[\u0000-\u001f\u007f-\u009f\u200e\u200f\u2028-\u202e\u2066-\u2069]/g, (c) => {
+    const named: Record<string, string> = { "\n": "\\n", "\r": "\\r", "\t": "\\t" }
+    return named[c] ?? `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`
+  })
+
 /** Left-aligned columns, two spaces apart; a header row, then one line per row. */
 export const table = <A>(columns: ReadonlyArray<Column<A>>, rows: ReadonlyArray<A>): string => {
-  const cells = [columns.map((c) => c.header.toUpperCase()), ...rows.map((row) => columns.map((c) => c.value(row)))]
+  const cells = [columns.map((c) => c.header.toUpperCase()), ...rows.map((row) => columns.map((c) => printable(c.value(row))))]
   const widths = columns.map((_, i) => Math.max(...cells.map((line) => line[i]!.length)))
   return cells.map((line) => line.map((cell, i) => (i === line.length - 1 ? cell : cell.padEnd(widths[i]!))).join("  ")).join("\n")
 }
@@ -24,7 +38,7 @@ export const table = <A>(columns: ReadonlyArray<Column<A>>, rows: ReadonlyArray<
 /** `field  value` lines for a single resource. */
 export const details = (pairs: ReadonlyArray<readonly [string, string]>): string => {
   const width = Math.max(...pairs.map(([key]) => key.length))
-  return pairs.map(([key, value]) => `${key.padEnd(width)}  ${value}`).join("\n")
+  return pairs.map(([key, value]) => `${key.padEnd(width)}  ${printable(value)}`).join("\n")
 }
 
 /** `-` for an absent value, so columns never collapse. */

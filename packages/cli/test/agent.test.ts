@@ -55,7 +55,7 @@ describe("attestation agent", () => {
     it("refuses a state directory that others can read", async () => {
       const open = join(scratch, "open")
       await mkdir(open, { mode: 0o755 })
-      expectOneLineError(await agent(["enroll", "--state-dir", open]), /accessible to group or others/, /0755/)
+      expectOneLineError(await agent(["enroll", "--state-dir", open]), 1, /accessible to group or others/, /0755/)
     })
 
     it("enrolls: registers, activates the credential, and waits for approval", async () => {
@@ -93,7 +93,7 @@ describe("attestation agent", () => {
     })
 
     it("cannot attest before approval: one line with the server's code", async () => {
-      expectOneLineError(await agent(["attest"]), /not_approved/, /HTTP 403/)
+      expectOneLineError(await agent(["attest"]), 4, /not_approved/, /HTTP 403/)
       const status = await agent(["status"])
       expect(status.code).toBe(0)
       expect(status.stdout).toMatch(new RegExp(`^machine_id\\s+${machineId}$`, "m"))
@@ -128,6 +128,16 @@ describe("attestation agent", () => {
       expect(status).toMatchObject({ state: { machine_id: machineId }, session: { live: true }, server: { id: machineId, status: "attested" }, note: null })
       expect(JSON.stringify(status)).not.toContain("token")
     })
+
+    it("traces its requests with --verbose, the session token redacted", async () => {
+      const session = JSON.parse(await readFile(join(stateDir, "session.json"), "utf8"))
+      const run = await agent(["status", "--verbose"])
+      expect(run.code).toBe(0)
+      expect(run.stderr).toMatch(/^> GET http:\/\/\S+\/api\/v1\/machines\/me$/m)
+      expect(run.stderr).toContain("> authorization: [redacted]")
+      expect(run.stderr).toMatch(/^< 200 OK in \d+ ms$/m)
+      expect(run.stdout + run.stderr).not.toContain(session.token)
+    })
   })
 
   describe("ECC EK and ECC AK, no certificate", () => {
@@ -148,7 +158,7 @@ describe("attestation agent", () => {
         ek_cert_verified: false
       })
       machineId = machine.id
-      expectOneLineError(await agent(["enroll", "--ak-alg", "rsa"]), /already holds keys enrolled with --ak-alg ecc/)
+      expectOneLineError(await agent(["enroll", "--ak-alg", "rsa"]), 1, /already holds keys enrolled with --ak-alg ecc/)
     })
 
     it("attests once approved", async () => {

@@ -6,7 +6,7 @@ import * as http from "node:http"
 import type { AddressInfo } from "node:net"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { api, fakeEkPem, startServer, type TestServer } from "../../../test-support/server.js"
-import { cli, expectOneLineError, json, type Run } from "./support.js"
+import { cli, expectOneLineError, expectUsageError, json, type Run } from "./support.js"
 
 let server: TestServer
 let asAdmin: (args: ReadonlyArray<string>) => Promise<Run>
@@ -85,7 +85,7 @@ describe("attestation CLI", () => {
   })
 
   it("refuses an illegal transition with the 409 message", async () => {
-    expectOneLineError(await asAdmin(["machine", "approve", node1]), /409/, /revoked/)
+    expectOneLineError(await asAdmin(["machine", "approve", node1]), 5, /409/, /revoked/)
   })
 
   let viewerId: string
@@ -104,7 +104,7 @@ describe("attestation CLI", () => {
       asAdmin(["operator", "token", "create", "--name", "printed", "--role", "operator"])
     ])
     expect(json(list).total).toBe(2)
-    expectOneLineError(approve, /403/)
+    expectOneLineError(approve, 4, /403/)
     expect(table.code).toBe(0)
     expect(table.stdout).toMatch(/^token: \S+$/m)
   })
@@ -116,8 +116,8 @@ describe("attestation CLI", () => {
     expect(created).toMatchObject({ name: "reader", role: "operator", scopes: ["audit:read", "machines:read"] })
     const [list, approve] = await Promise.all([as(created.token, ["-o", "json", "machine", "list"]), as(created.token, ["machine", "approve", node2])])
     expect(json(list).total).toBe(2)
-    expectOneLineError(approve, /403/, /machines:write/)
-    expectOneLineError(await asAdmin(["operator", "token", "create", "--name", "x", "--role", "viewer", "--scopes", "machines:fly"]), /400/, /scopes\[0\]/)
+    expectOneLineError(approve, 4, /403/, /machines:write/)
+    expectOneLineError(await asAdmin(["operator", "token", "create", "--name", "x", "--role", "viewer", "--scopes", "machines:fly"]), 1, /400/, /scopes\[0\]/)
   })
 
   it("lists and revokes tokens; a revoked token gets a 401", async () => {
@@ -130,7 +130,7 @@ describe("attestation CLI", () => {
 
     const revoked = json(await asAdmin(["-o", "json", "operator", "token", "revoke", viewerId]))
     expect(revoked.revoked_at).not.toBeNull()
-    expectOneLineError(await as(viewerToken, ["machine", "list"]), /401/, /--token|ITL_TOKEN/)
+    expectOneLineError(await as(viewerToken, ["machine", "list"]), 4, /401/, /--token|ITL_TOKEN/)
   })
 
   it("records the machine actions in the audit log, with the operator as actor", async () => {
@@ -159,7 +159,7 @@ describe("attestation CLI", () => {
 
   it("deletes a machine", async () => {
     expect(json(await asAdmin(["-o", "json", "machine", "delete", node2]))).toEqual({ id: node2, deleted: true })
-    expectOneLineError(await asAdmin(["machine", "get", node2]), /404/, /not found/)
+    expectOneLineError(await asAdmin(["machine", "get", node2]), 3, /404/, /not found/)
   })
 
   it("accepts global options after the command's own options too", async () => {
@@ -176,14 +176,13 @@ describe("attestation CLI", () => {
       asAdmin(["machine", "list", "--colour", "red"]),
       asAdmin(["machine", "aprove", node1])
     ])
-    expectOneLineError(noToken, /missing operator credentials/, /401/, /--token/, /ITL_TOKEN/)
-    expectOneLineError(unreachable, /cannot reach http:\/\/127\.0\.0\.1:1: connection refused/)
-    // The derived client checks the path against the API schema (the one the
-    // server would answer 400 with) before sending anything.
-    expectOneLineError(badId, /invalid request: id: /, /not-a-uuid/)
-    expectOneLineError(missingArg, /<id>/)
-    expectOneLineError(unknownOption, /--colour/)
-    expectOneLineError(unknownCommand, /'aprove'/, /attestation machine/)
+    expectOneLineError(noToken, 4, /missing operator credentials/, /401/, /--token/, /ITL_TOKEN/)
+    expectOneLineError(unreachable, 6, /cannot reach http:\/\/127\.0\.0\.1:1: connection refused/, /--url/, /ITL_URL/)
+    // The argument is checked before anything is sent: a usage error naming it.
+    expectUsageError(badId, "attestation machine get", /<id>: expected a UUID, got 'not-a-uuid'/)
+    expectUsageError(missingArg, "attestation machine get", /<id>: required \(Machine id/)
+    expectUsageError(unknownOption, "attestation machine list", /unknown option '--colour'/)
+    expectUsageError(unknownCommand, "attestation machine", /unknown command 'aprove'/, /did you mean 'approve'/)
   })
 })
 
@@ -217,8 +216,8 @@ describe("against a misbehaving server", () => {
     answers.set("/api/v1/machines", { status: 502, body: "<html>bad gateway</html>" })
     answers.set("/api/v1/extensions", { status: 500, body: JSON.stringify({ error: "internal_error", message: "internal server error" }) })
     const [gateway, internal] = await Promise.all([cli(["machine", "list"], { ITL_URL: url }), cli(["extensions", "list"], { ITL_URL: url })])
-    expectOneLineError(gateway, /Bad Gateway \(HTTP 502\)/)
-    expectOneLineError(internal, /internal server error \(HTTP 500\)/)
+    expectOneLineError(gateway, 6, /Bad Gateway \(HTTP 502\)/)
+    expectOneLineError(internal, 1, /internal server error \(HTTP 500\)/)
   })
 
   it("reports a declared status whose body it cannot decode (a server without the route) in one line", async () => {
@@ -232,7 +231,7 @@ describe("against a misbehaving server", () => {
       cli(["machine", "get", id], { ITL_URL: url, ITL_TOKEN: "t" }),
       cli(["secret", "list", id], { ITL_URL: url, ITL_TOKEN: "t" })
     ])
-    expectOneLineError(core, /no route for GET \/api\/v1\/machines\/\S+ \(HTTP 404\)$/)
-    expectOneLineError(extension, /no route for GET \/api\/v1\/secrets\/machines\/\S+ \(HTTP 404\)$/)
+    expectOneLineError(core, 3, /no route for GET \/api\/v1\/machines\/\S+ \(HTTP 404\)$/)
+    expectOneLineError(extension, 3, /no route for GET \/api\/v1\/secrets\/machines\/\S+ \(HTTP 404\)$/)
   })
 })

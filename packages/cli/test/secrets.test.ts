@@ -15,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { type FreshDatabase, freshDatabase } from "../../../test-support/database.js"
 import { api, fakeEkPem, startServer, type TestServer } from "../../../test-support/server.js"
 import { startSwtpm, type Swtpm } from "../../../test-support/swtpm.js"
-import { agentOn, cli, expectOneLineError, json, ok, resetTpm, type Run } from "./support.js"
+import { agentOn, cli, expectOneLineError, expectUsageError, json, ok, resetTpm, type Run } from "./support.js"
 
 const keyA = crypto.randomBytes(32).toString("hex")
 const keyB = crypto.randomBytes(32).toString("hex")
@@ -91,8 +91,8 @@ describe("attestation secret", () => {
       asAdmin(["secret", "create", node.id, "--name", "disk-key", "--value", "other"]),
       asAdmin(["secret", "create", crypto.randomUUID(), "--name", "disk-key", "--value", "x"])
     ])
-    expectOneLineError(duplicate, /already has a secret named disk-key/, /HTTP 409/)
-    expectOneLineError(unknown, /machine [0-9a-f-]{36} not found/, /HTTP 404/)
+    expectOneLineError(duplicate, 5, /already has a secret named disk-key/, /HTTP 409/)
+    expectOneLineError(unknown, 3, /machine [0-9a-f-]{36} not found/, /HTTP 404/)
   })
 
   it("lists a machine's secrets as a table and as JSON", async () => {
@@ -127,16 +127,16 @@ describe("attestation secret", () => {
       asAdmin(["secret", "get", pending.id, "disk-key", "--ek-fingerprint", pending.ek_fingerprint]),
       asAdmin(["secret", "get", node.id, "disk-key", "--ek-fingerprint", "sha256:1234"])
     ])
-    expectOneLineError(unknownName, /not_found: no secret named nope for this machine \(HTTP 404\)/)
-    expectOneLineError(otherMachine, /not_found: no secret named disk-key for this machine \(HTTP 404\)/)
-    expectOneLineError(notApproved, /machine_pending_approval/, /HTTP 401/)
-    expectOneLineError(badFingerprint, /--ek-fingerprint must be sha256: and 64 hex digits/)
+    expectOneLineError(unknownName, 3, /not_found: no secret named nope for this machine \(HTTP 404\)/)
+    expectOneLineError(otherMachine, 3, /not_found: no secret named disk-key for this machine \(HTTP 404\)/)
+    expectOneLineError(notApproved, 4, /machine_pending_approval/, /HTTP 401/)
+    expectUsageError(badFingerprint, "attestation secret get", /--ek-fingerprint: expected sha256: and 64 hex digits, got 'sha256:1234'/)
   })
 
   it("deletes a secret", async () => {
     expect(json(await asAdmin(["-o", "json", "secret", "delete", diskKeyId]))).toEqual({ id: diskKeyId, deleted: true })
     const [again, listed] = await Promise.all([asAdmin(["secret", "delete", diskKeyId]), asAdmin(["-o", "json", "secret", "list", node.id])])
-    expectOneLineError(again, new RegExp(`secret ${diskKeyId} not found \\(HTTP 404\\)`))
+    expectOneLineError(again, 3, new RegExp(`secret ${diskKeyId} not found \\(HTTP 404\\)`))
     // What is left, with the read above counted.
     expect(json(listed).secrets).toEqual([expect.objectContaining({ name: "awkward", access_count: 1, last_accessed_at: expect.any(String) })])
   })
@@ -162,7 +162,7 @@ describe("attestation shared-secret", () => {
     expect(shown).toMatch(/^description\s+-$/m)
     expect(shown).not.toContain("k-1")
 
-    expectOneLineError(await asAdmin(["shared-secret", "create", "db-pass", "--value", "x"]), /a shared secret named db-pass already exists \(HTTP 409\)/)
+    expectOneLineError(await asAdmin(["shared-secret", "create", "db-pass", "--value", "x"]), 5, /a shared secret named db-pass already exists \(HTTP 409\)/)
   })
 
   it("grants, shows and revokes access by name", async () => {
@@ -196,9 +196,9 @@ describe("attestation shared-secret", () => {
       // a still has access; b not: nothing is revoked (see the count after rotate).
       asAdmin(["shared-secret", "revoke", "db-pass", "--machines", `${a.id},${b.id}`])
     ])
-    expectOneLineError(unknownName, /^attestation: no shared secret named nope$/)
-    expectOneLineError(unknownMachine, /unknown machine ids: [0-9a-f-]{36} \(HTTP 404\)/)
-    expectOneLineError(notGranted, new RegExp(`not granted: machine ${b.id} has no access to db-pass; nothing revoked`))
+    expectOneLineError(unknownName, 3, /^attestation: no shared secret named nope$/)
+    expectOneLineError(unknownMachine, 3, /unknown machine ids: [0-9a-f-]{36} \(HTTP 404\)/)
+    expectOneLineError(notGranted, 1, new RegExp(`not granted: machine ${b.id} has no access to db-pass; nothing revoked`))
   })
 
   it("rotates a value", async () => {
@@ -210,7 +210,7 @@ describe("attestation shared-secret", () => {
 
   it("deletes by name", async () => {
     expect(ok(await asAdmin(["shared-secret", "delete", "db-pass"]))).toBe("deleted shared secret db-pass\n")
-    expectOneLineError(await asAdmin(["shared-secret", "access", "db-pass"]), /^attestation: no shared secret named db-pass$/)
+    expectOneLineError(await asAdmin(["shared-secret", "access", "db-pass"]), 3, /^attestation: no shared secret named db-pass$/)
   })
 })
 
@@ -249,7 +249,7 @@ describe("attestation agent secret get (software TPM)", () => {
   })
 
   it("reports an unknown secret in one line", async () => {
-    expectOneLineError(await agent(["secret", "get", "nope"]), /not_found: no secret named nope for this machine \(HTTP 404\)/)
+    expectOneLineError(await agent(["secret", "get", "nope"]), 3, /not_found: no secret named nope for this machine \(HTTP 404\)/)
   })
 })
 
@@ -258,7 +258,7 @@ describe("attestation shared-secret rewrap", () => {
     expect(ok(await asAdmin(["shared-secret", "rewrap"]))).toMatch(/^rewrapped: 0, remaining: 0 \(encryption key master-key:v1:[0-9a-f]{16}\)\n$/)
     const operator = await api(server, server.adminToken).post("/api/v1/operators/tokens", { name: "ops", role: "operator" })
     expect(operator.status).toBe(201)
-    expectOneLineError(await as(operator.body.token, ["shared-secret", "rewrap"]), /HTTP 403/)
+    expectOneLineError(await as(operator.body.token, ["shared-secret", "rewrap"]), 4, /HTTP 403/)
 
     // Restart with a new master key, the old one named as previous.
     await server.stop()

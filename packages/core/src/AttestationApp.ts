@@ -124,6 +124,9 @@ const docsRoutes = (coreApi: HttpApi.HttpApi.Any) =>
       // Mounted under a prefix, the documents name the paths as served (embedding/prefix.ts).
       const prefix = yield* MountPrefix
       if (prefix !== "") api = api.prefix(prefix as `/${string}`)
+      // Core's package.json version (without it the document says 0.0.1, @effect/platform's default). Set here,
+      // not on CoreApi: clients bundle that definition, and its version read would find their package.json.
+      api = api.annotate(OpenApi.Version, CORE_VERSION)
       const spec = withPolicies(OpenApi.fromApi(api), api)
       return Layer.mergeAll(
         HttpLayerRouter.add("GET", "/openapi.json", HttpServerResponse.unsafeJson(spec)),

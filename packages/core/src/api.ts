@@ -20,6 +20,7 @@ export { BadRequest, Conflict, Forbidden, NotFound, PayloadTooLarge, ServiceUnav
 export { strictPayloads } from "./http/strictPayloads.js"
 export { pageParams, DEFAULT_LIMIT, type Page } from "./http/Pagination.js"
 export { MachineAuthentication } from "./sessions/MachineAuthentication.js"
+export { OperatorAlternative } from "./sessions/OperatorAlternative.js"
 export { defineScope, type ScopeDefinition } from "./authorization/Scope.js"
 export { requireScope, type PolicyTag } from "./authorization/Policy.js"
 export { MachineOwner } from "./authorization/MachineOwner.js"

@@ -23,25 +23,30 @@ export interface Discovered {
 export const declaredModules = (root: string, field = "attestationExtensions"): Array<string> =>
   modulesDeclaredIn([path.join(root, "node_modules")], field)
 
-const importModule = (specifier: string) => {
-  const target = specifier.startsWith(".") || path.isAbsolute(specifier)
-    ? pathToFileURL(path.resolve(specifier)).href
-    : specifier
-  // The module's own error, not Effect's UnknownException around it: its message is the reason reported.
-  return Effect.tryPromise({ try: () => import(target), catch: (error) => error })
+/** `SyntaxError: Unexpected identifier 'oops'`: the class says what kind of problem it is; a plain `Error:` adds nothing. */
+const importError = (error: unknown) => {
+  const reason = describeFailure(error)
+  return error instanceof Error && error.name !== "Error" && !reason.startsWith(error.name) ? `${error.name}: ${reason}` : reason
 }
 
-/** The name under which a module's failure is reported: its extension name if known, else the module. */
-const loadModule = (specifier: string, label: string) =>
-  importModule(specifier).pipe(
+const importModule = (specifier: string) => {
+  const isPath = specifier.startsWith(".") || path.isAbsolute(specifier)
+  const target = isPath ? pathToFileURL(path.resolve(specifier)).href : specifier
+  const shown = isPath ? path.resolve(specifier) : specifier
+  // The module's own error, with where it was imported from: not Effect's UnknownException around it.
+  return Effect.tryPromise({ try: () => import(target), catch: (error) => new Error(`cannot import ${shown}: ${importError(error)}`) }).pipe(
     Effect.flatMap((mod) => {
       const candidate = mod.default ?? mod.extension
       return isExtension(candidate)
-        ? Effect.succeed(candidate)
-        : Effect.fail(new Error("the module does not export an extension made by defineExtension (default export or `extension`)"))
-    }),
-    Effect.mapError((error) => ({ name: label, reason: describeFailure(error).replace(/\s*\n\s*/g, " ") }))
+        ? Effect.succeed(candidate as Extension)
+        : Effect.fail(new Error(`${shown} does not export an extension made by defineExtension (default export or \`extension\`)`))
+    })
   )
+}
+
+/** The name under which a module's failure is reported: the package that declares it, or the module as named. */
+const loadModule = (specifier: string, label: string) =>
+  importModule(specifier).pipe(Effect.mapError((error) => ({ name: label, reason: describeFailure(error) })))
 
 export const discoverExtensions = (options: {
   readonly builtins: ReadonlyArray<Extension>

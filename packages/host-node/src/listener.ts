@@ -19,6 +19,8 @@ type NodeHandler = (request: http.IncomingMessage, response: http.ServerResponse
 
 export interface Listener {
   readonly address: { readonly hostname: string; readonly port: number }
+  /** Requests being answered now (for the shutdown log line). */
+  readonly inFlight: () => number
   /** From now on requests go to `handler`; closing the scope drains them (see above). */
   readonly open: (handler: NodeHandler) => Effect.Effect<void, never, Scope.Scope>
 }
@@ -39,6 +41,25 @@ const refuse = (response: http.ServerResponse, message: string) => {
     connection: "close"
   })
   response.end(JSON.stringify({ error: "service_unavailable", message }))
+}
+
+/** Why the port could not be bound, and what to change: the operator sees this line and nothing else. */
+const listenFailure = (error: NodeJS.ErrnoException, { host, port }: { readonly host: string; readonly port: number }) => {
+  switch (error.code) {
+    case "EADDRINUSE":
+      return `port ${port} on ${host} is already in use; stop the other process or set ITL_PORT`
+    case "EADDRNOTAVAIL":
+      return `ITL_HOST ${host} is not an address of this machine; set ITL_HOST to one of its addresses (127.0.0.1, or 0.0.0.0 for every interface)`
+    case "EACCES":
+    case "EPERM":
+      return `permission denied to listen on port ${port} on ${host}: ports below 1024 need privileges; set ITL_PORT to 1024 or above, or grant the process CAP_NET_BIND_SERVICE`
+    case "ENOTFOUND":
+    case "EAI_AGAIN":
+    case "EAI_NONAME":
+      return `ITL_HOST ${host} does not resolve to an address; set ITL_HOST to an address of this machine (127.0.0.1, or 0.0.0.0 for every interface)`
+    default:
+      return `cannot listen on ${host}:${port} (ITL_HOST, ITL_PORT): ${error.message || error.code || String(error)}`
+  }
 }
 
 export const listen = (
@@ -67,8 +88,7 @@ export const listen = (
 
     yield* Effect.acquireRelease(
       Effect.async<void, Error>((resume) => {
-        const onError = (error: Error) =>
-          resume(Effect.fail(new Error(`ITL_PORT/ITL_HOST: cannot listen on ${options.host}:${options.port}: ${error.message}`)))
+        const onError = (error: Error) => resume(Effect.fail(new Error(listenFailure(error, options))))
         server.once("error", onError)
         server.listen({ port: options.port, host: options.host }, () => {
           server.off("error", onError)
@@ -132,6 +152,7 @@ export const listen = (
 
     return {
       address,
+      inFlight: () => inFlight.size,
       open: (next) =>
         Effect.gen(function* () {
           handler = next

@@ -37,6 +37,8 @@ export interface ServerInfo {
   readonly url: string
   readonly report: StartupReportShape
   readonly moduleFailures: ReadonlyArray<ExtensionFailure>
+  /** Requests being answered now. */
+  readonly inFlight: () => number
 }
 
 export class RunningServer extends Effect.Tag("@itl-attestation/host-node/RunningServer")<RunningServer, ServerInfo>() {}
@@ -85,9 +87,9 @@ export const serverLayer = (options: ServerOptions = {}) =>
       const info = Layer.effect(
         RunningServer,
         Effect.gen(function* () {
-          const { address } = yield* BoundListener
+          const { address, inFlight } = yield* BoundListener
           const hostname = address.hostname.includes(":") ? `[${address.hostname}]` : address.hostname
-          return { url: `${factory.scheme}://${hostname}:${address.port}`, report: yield* StartupReport, moduleFailures: discovered.failures }
+          return { url: `${factory.scheme}://${hostname}:${address.port}`, report: yield* StartupReport, moduleFailures: discovered.failures, inFlight }
         })
       )
       return Layer.provide(info, served).pipe(Layer.merge(served))

@@ -1,7 +1,8 @@
 /**
  * Broken extensions, found the way an operator's would be (modules on disk
- * named in ITL_EXTENSIONS, beside the installed packages): one that throws at
- * import, one whose layer fails, one whose migration fails, one built for
+ * named in ITL_EXTENSIONS, beside the installed packages, and an installed
+ * package in the working directory's node_modules): one that throws at
+ * import, one that does not parse, one whose layer fails, one whose migration fails, one built for
  * another core, and one reusing a loaded extension's name. Each is reported
  * as exactly `[Extension] Failed to load <name>: <reason>` on the server's
  * output and left out; the server and the other extensions work.
@@ -42,7 +43,11 @@ export default defineExtension({ name: "secret_vault", version: "9.9.9", descrip
 `
 }
 
+/** An installed package (in the server's working directory) whose declared module does not parse. */
+const UNPARSEABLE = { name: "@broken-ext/syntax", module: "dist/index.js", source: "export default {\n  oops oops\n}\n" }
+
 let dir: string
+let cwd: string
 let database: FreshDatabase
 let server: Spawned
 const adminToken = `admin-${crypto.randomBytes(16).toString("hex")}`
@@ -52,6 +57,14 @@ beforeAll(async () => {
   // The modules import the platform as an installed extension would.
   fs.symlinkSync(path.join(ROOT, "node_modules"), path.join(dir, "node_modules"))
   for (const [file, source] of Object.entries(MODULES)) fs.writeFileSync(path.join(dir, file), source)
+  cwd = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), "itl-broken-cwd-")))
+  const packageDir = path.join(cwd, "node_modules", UNPARSEABLE.name)
+  fs.mkdirSync(path.join(packageDir, path.dirname(UNPARSEABLE.module)), { recursive: true })
+  fs.writeFileSync(
+    path.join(packageDir, "package.json"),
+    JSON.stringify({ name: UNPARSEABLE.name, version: "1.0.0", type: "module", attestationExtensions: [`./${UNPARSEABLE.module}`] })
+  )
+  fs.writeFileSync(path.join(packageDir, UNPARSEABLE.module), UNPARSEABLE.source)
   database = await freshDatabase()
   server = await spawnServe({
     ...database.env,
@@ -59,23 +72,28 @@ beforeAll(async () => {
     ITL_SHARED_SECRET_MASTER_KEY: crypto.randomBytes(32).toString("hex"),
     ITL_LOG_LEVEL: "warning",
     ITL_EXTENSIONS: Object.keys(MODULES).map((file) => path.join(dir, file)).join(",")
-  })
+  }, { cwd })
   await server.waitFor(/^Extensions: .*$/m, 110_000)
+  // The banner is written line by line: wait for all six failure lines, not just the one before them.
+  await server.waitFor(/(?:^\[Extension\][^\n]*\n[\s\S]*?){6}/m)
 }, 150_000)
 
 afterAll(async () => {
   killAll()
   await database?.cleanup()
   if (dir !== undefined) fs.rmSync(dir, { recursive: true, force: true })
+  if (cwd !== undefined) fs.rmSync(cwd, { recursive: true, force: true })
 })
 
 describe("broken extensions", () => {
   it("each gives exactly one `[Extension] Failed to load <name>: <reason>` line", () => {
     const lines = server.output().stdout.split("\n").filter((line) => line.startsWith("[Extension]"))
-    expect(lines).toHaveLength(5)
+    expect(lines).toHaveLength(6)
     expect(lines).toEqual(
       expect.arrayContaining([
-        `[Extension] Failed to load ${path.join(dir, "throws.js")}: the module is broken: cannot read ./config.json`,
+        // Which module, from where, and the import error itself (with its class when it says something).
+        `[Extension] Failed to load ${path.join(dir, "throws.js")}: cannot import ${path.join(dir, "throws.js")}: the module is broken: cannot read ./config.json`,
+        `[Extension] Failed to load ${UNPARSEABLE.name}: cannot import ${path.join(cwd, "node_modules", UNPARSEABLE.name, UNPARSEABLE.module)}: SyntaxError: Unexpected identifier 'oops'`,
         "[Extension] Failed to load layer_fails: upstream inventory unreachable",
         expect.stringMatching(/^\[Extension\] Failed to load migration_fails: \S.*$/),
         "[Extension] Failed to load future_core: it requires @itl-attestation/core ^99.0.0; this is 2.0.0",

@@ -78,7 +78,7 @@ describe("PostgreSQL unreachable", () => {
       instance.start()
       await server.waitFor(/listening on/, 60_000)
       const { stdout } = server.output()
-      expect(stdout).toMatch(new RegExp(`level=WARN .*database postgresql://127\\.0\\.0\\.1:${instance.port}/postgres unreachable \\(attempt 1\\): connect ECONNREFUSED`))
+      expect(stdout).toMatch(new RegExp(`level=WARN .*database postgresql://postgres:\\*\\*\\*@127\\.0\\.0\\.1:${instance.port}/postgres unreachable \\(attempt 1\\): connect ECONNREFUSED`))
 
       const auth = { authorization: `Bearer ${adminToken}` }
       const machines = () => request(server.url, { path: "/api/v1/machines", headers: auth })
@@ -131,7 +131,8 @@ describe("PostgreSQL unreachable", () => {
       const { stdout, stderr } = server.output()
       expect(stdout.match(/unreachable \(attempt \d+\)/g)!.length).toBeGreaterThanOrEqual(2)
       expect(stderr.trim().split("\n")).toEqual([
-        `attestation: cannot start: ITL_DATABASE_URL: cannot connect to postgresql://127.0.0.1:${nothing}/attestation within 3s (ITL_DATABASE_CONNECT_TIMEOUT): connect ECONNREFUSED 127.0.0.1:${nothing}`
+        `attestation: cannot start: ITL_DATABASE_URL: cannot connect to postgresql://postgres:***@127.0.0.1:${nothing}/attestation within 3s (ITL_DATABASE_CONNECT_TIMEOUT): ` +
+          `connection refused: is PostgreSQL running and listening on that host and port? (connect ECONNREFUSED 127.0.0.1:${nothing})`
       ])
       expect(stdout + stderr).not.toContain(password)
     } finally {

@@ -55,10 +55,15 @@ beforeAll(async () => {
   // Well-formed, but it would replace a core command.
   writePackage("clashing-cli-extension", { attestationCli: ["./cli.js"] }, {
     "cli.js": [
-      'import { Command } from "@effect/cli"',
-      'import { defineCliExtension } from "@itl-attestation/cli/sdk"',
+      'import { command, defineCliExtension } from "@itl-attestation/cli/sdk"',
       'import { Console } from "effect"',
-      'export default defineCliExtension({ name: "clash", commands: [Command.make("machine", {}, () => Console.log("hijacked"))] })',
+      "const machine = command({",
+      '  name: "machine",',
+      '  summary: "Not the real machine command",',
+      '  examples: [{ command: "attestation machine", description: "Would replace the core command" }],',
+      '  run: () => Console.log("hijacked")',
+      "})",
+      'export default defineCliExtension({ name: "clash", commands: [machine] })',
       ""
     ].join("\n")
   })
@@ -69,10 +74,10 @@ afterAll(() => {
   if (work !== undefined) fs.rmSync(work, { recursive: true, force: true })
 })
 
-/** What the installed CLI says on stderr before any command: one line per bad CLI module. */
-const PROBLEMS = [
-  "attestation: cannot load the commands of broken-cli-extension: the widget is missing",
-  "attestation: cannot load the commands of clashing-cli-extension: command machine already exists"
+/** What the installed CLI says on stderr before any command: one line per bad CLI module, naming its package and file. */
+const problems = () => [
+  `attestation: cannot load the commands of broken-cli-extension (${path.join(project, "node_modules", "broken-cli-extension", "cli.js")}): the widget is missing`,
+  `attestation: cannot load the commands of clashing-cli-extension (${path.join(project, "node_modules", "clashing-cli-extension", "cli.js")}): command machine already exists`
 ]
 const problemLines = (stderr: string) => stderr.split("\n").filter((line) => line.startsWith("attestation: cannot load the commands of")).sort()
 
@@ -145,7 +150,7 @@ describe.each(databases)("an extension installed from its npm tarball (%s)", (_l
     expect(extensionsLine).toContain("secret_vault 2.0.0")
     const lines = server.output().stdout.split("\n")
     expect(lines.filter((l) => l.includes("Failed to load"))).toEqual([
-      "[Extension] Failed to load broken-server-extension: cannot find module ./gone.js"
+      `[Extension] Failed to load broken-server-extension: cannot import ${fs.realpathSync(path.join(project, "node_modules", "broken-server-extension"))}/index.js: cannot find module ./gone.js`
     ])
     const listed = await call("GET", "/api/v1/extensions")
     expect(listed.status).toBe(200)
@@ -198,26 +203,48 @@ describe.each(databases)("an extension installed from its npm tarball (%s)", (_l
   })
 
   it("adds `attestation inventory` to the installed CLI; a broken CLI module costs one stderr line", async () => {
-    const help = await cli(["--help"])
+    const PROBLEMS = problems()
+    const [help, groupHelp, tagHelp, completed] = await Promise.all([
+      cli(["--help"]),
+      cli(["inventory", "--help"]),
+      cli(["inventory", "tag", "--help"]),
+      cli(["__complete", "inventory", "t"])
+    ])
     expect(help.code).toBe(0)
-    expect(help.stdout).toContain("inventory tag <machine-id> <tag>")
-    expect(help.stdout).toContain("shared-secret grant")
+    expect(help.stdout).toMatch(/^ {2}inventory +\S/m)
+    expect(help.stdout).toMatch(/^ {2}shared-secret +\S/m)
     expect(help.stderr.trim().split("\n").sort()).toEqual(PROBLEMS)
+    expect(groupHelp.code).toBe(0)
+    expect(groupHelp.stdout).toMatch(/^ {2}tag +Set a machine's inventory tag/m)
+    expect(tagHelp.code).toBe(0)
+    expect(tagHelp.stdout).toContain("  attestation inventory tag <machine-id> <tag> [options]")
+    expect(tagHelp.stdout).toMatch(/^ {2}-o, --output FORMAT /m)
+    // Completion stays quiet about broken modules.
+    expect(completed).toEqual({ code: 0, stdout: "tag\n", stderr: "" })
     const env = { ITL_URL: server.url, ITL_TOKEN: operatorToken }
     const tagged = await cli(["-o", "json", "inventory", "tag", machineId, "RACK-8"], env)
     expect(tagged.stderr.trim().split("\n").sort()).toEqual(PROBLEMS)
     expect(tagged.code).toBe(0)
     expect(JSON.parse(tagged.stdout)).toMatchObject({ machine_id: machineId, tag: "RACK-8", updated_by: "operator-1" })
-    const table = await cli(["inventory", "list"], env)
+    const [table, ids, badId] = await Promise.all([
+      cli(["inventory", "list"], env),
+      cli(["inventory", "list", "-o", "id"], env),
+      cli(["inventory", "tag", "not-a-uuid", "RACK-9"], env)
+    ])
     expect(table.code).toBe(0)
     expect(table.stdout).toMatch(new RegExp(`^${machineId}\\s+RACK-8\\s+operator-1`, "m"))
     expect(table.stdout).toContain("1 tag")
+    expect(ids.code).toBe(0)
+    expect(ids.stdout).toBe(`${machineId}\n`)
+    // The SDK's argument checks give an extension's command the core's usage errors.
+    expect(badId.code).toBe(2)
+    expect(badId.stderr).toContain("attestation: <machine-id>: expected a UUID, got 'not-a-uuid' (see 'attestation inventory tag --help')")
     const refused = await cli(["inventory", "list"], { ITL_URL: server.url })
-    expect(refused.code).toBe(1)
+    expect(refused.code).toBe(4)
     const refusedLines = refused.stderr.trim().split("\n")
     expect(problemLines(refused.stderr)).toEqual(PROBLEMS)
     expect(refusedLines).toHaveLength(3)
-    expect(refusedLines[2]).toMatch(/^attestation: .*\(HTTP 401\); pass --token or set ITL_TOKEN$/)
+    expect(refusedLines[2]).toMatch(/^attestation: .*\(HTTP 401\); pass --token, set ITL_TOKEN, or save one with attestation login$/)
     // The core's own commands are untouched, `machine` included.
     const extensions = await cli(["-o", "json", "extensions", "list"], env)
     expect(extensions.code).toBe(0)

@@ -115,6 +115,7 @@ describe("shutdown", () => {
       }
       expect(await server.exit(20_000)).toBe(0)
       const { stdout } = server.output()
+      expect(stdout).toMatch(/received SIGTERM, shutting down \(draining \d+ request\(s\)\)/)
       expect(stdout).toMatch(/shutting down: stopped accepting connections; \d+ request\(s\) in flight/)
       expect(stdout).toMatch(/in-flight request\(s\) finished/)
       expect(stdout).toMatch(/message=stopped/)

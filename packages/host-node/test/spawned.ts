@@ -43,12 +43,16 @@ export interface Spawned {
  * Starts `attestation serve` with only PATH, a free ITL_PORT and `env` in its
  * environment; `bin` and `cwd` run another installation of the CLI, elsewhere.
  */
-export const spawnServe = async (env: Record<string, string>, options: { readonly bin?: string; readonly cwd?: string } = {}): Promise<Spawned> => {
+export const spawnServe = async (
+  env: Record<string, string>,
+  options: { readonly bin?: string; readonly cwd?: string; readonly user?: { readonly uid: number; readonly gid: number } } = {}
+): Promise<Spawned> => {
   const port = env.ITL_PORT !== undefined ? Number(env.ITL_PORT) : await freePort()
   const child = spawn(process.execPath, [options.bin ?? BIN, "serve"], {
     env: { PATH: process.env.PATH ?? "", ITL_PORT: String(port), ...env },
     stdio: ["ignore", "pipe", "pipe"],
-    ...(options.cwd === undefined ? {} : { cwd: options.cwd })
+    ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
+    ...(options.user === undefined ? {} : options.user)
   })
   children.add(child)
   let stdout = ""

@@ -8,6 +8,7 @@ import {
   MachineId,
   MachineOwner,
   NotFound,
+  OperatorAlternative,
   pageParams,
   PayloadTooLarge,
   requireScope,
@@ -76,6 +77,8 @@ export class MachineSecretReadGroup extends HttpApiGroup.make("machineSecretRead
       // Another machine learns nothing, not even that the secret exists.
       .annotate(MachineOwner, { parameter: "id", otherMachine: 404 as const })
   )
+  // Values are sealed to the machine's TPM: operators see names and metadata only.
+  .annotate(OperatorAlternative, "GET /api/v1/secrets/machines/{id}/secrets to list a machine's secrets, without values (`attestation secret list <machine-id>`)")
   .middleware(MachineAuthentication)
   .prefix("/api/v1") {}
 
@@ -143,6 +146,8 @@ export class SharedSecretReadGroup extends HttpApiGroup.make("sharedSecretRead")
       .addError(NotFound)
       .addError(Forbidden)
   )
+  // Operators manage shared secrets and who may read them; only machines on the access list read values.
+  .annotate(OperatorAlternative, "GET /api/v1/shared-secrets and GET /api/v1/shared-secrets/{id}/access to see shared secrets and which machines may read them (`attestation shared-secret list`, `attestation shared-secret access <name>`)")
   .middleware(MachineAuthentication)
   .prefix("/api/v1") {}
 

@@ -9,7 +9,7 @@
  * check), instead of failing later on the first read.
  */
 import { SqlClient } from "@effect/sql"
-import { FatalExtensionError, HostEnvironment } from "@itl-attestation/core"
+import { describeFailure, FatalExtensionError, HostEnvironment } from "@itl-attestation/core"
 import { ConfigError, Context, Effect, Layer, Option, Redacted } from "effect"
 import * as crypto from "node:crypto"
 import * as fs from "node:fs"
@@ -45,7 +45,7 @@ const fatal = (message: string) => new FatalExtensionError({ message })
 
 /** Chooses the key from the configuration; warns about the weaker sources. */
 const chooseKey = Effect.gen(function* () {
-  const config = yield* vaultConfig.pipe(Effect.mapError((e: ConfigError.ConfigError) => fatal(String(e))))
+  const config = yield* vaultConfig.pipe(Effect.mapError((e: ConfigError.ConfigError) => fatal(describeFailure(e))))
   const host = yield* HostEnvironment
   const previous = Option.map(config.masterKeyPrevious, (k) => makeKey(Buffer.from(Redacted.value(k), "hex"), "master-key"))
   if (Option.isSome(config.masterKey)) {
@@ -57,18 +57,23 @@ const chooseKey = Effect.gen(function* () {
   }
   if (host.embeddedDatabase) {
     const file = path.resolve(host.dataDir, "shared-secret.key")
-    const key = yield* Effect.try({
+    const { key, created } = yield* Effect.try({
       try: () => {
-        if (fs.existsSync(file)) return Buffer.from(fs.readFileSync(file, "utf8").trim(), "hex")
+        if (fs.existsSync(file)) return { key: Buffer.from(fs.readFileSync(file, "utf8").trim(), "hex"), created: false }
         fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 })
         const generated = crypto.randomBytes(32)
         fs.writeFileSync(file, generated.toString("hex") + "\n", { mode: 0o600, flag: "wx" })
-        return generated
+        return { key: generated, created: true }
       },
       catch: (error) => fatal(`cannot use ${file}: ${(error as Error).message}`)
     })
     if (key.length !== 32) return yield* fatal(`${file} does not hold 64 hex characters`)
-    yield* Effect.logWarning(`shared secrets are protected by a key generated into ${file}; set ITL_SHARED_SECRET_MASTER_KEY in production`)
+    // "Generated" only on the start that made it: a warm start that says so again reads like a lost key.
+    if (created) {
+      yield* Effect.logWarning(`shared secrets are protected by a key generated into ${file}; set ITL_SHARED_SECRET_MASTER_KEY in production`)
+    } else {
+      yield* Effect.logInfo(`using the shared-secret key in ${file} (generated on the first start); set ITL_SHARED_SECRET_MASTER_KEY in production`)
+    }
     return { current: makeKey(key, "generated"), previous }
   }
   if (config.allowEphemeral) {
@@ -78,7 +83,7 @@ const chooseKey = Effect.gen(function* () {
     return { current: makeKey(crypto.randomBytes(32), "ephemeral"), previous }
   }
   return yield* fatal(
-    "ITL_SHARED_SECRET_MASTER_KEY (64 hex characters) or ITL_SHARED_SECRET_PASSPHRASE is required with ITL_DATABASE_URL; ITL_SHARED_SECRET_ALLOW_EPHEMERAL=true runs with a key lost on restart"
+    "ITL_SHARED_SECRET_MASTER_KEY (64 hex characters; make one with `openssl rand -hex 32`) or ITL_SHARED_SECRET_PASSPHRASE is required with ITL_DATABASE_URL; ITL_SHARED_SECRET_ALLOW_EPHEMERAL=true runs with a key lost on restart"
   )
 })
 

@@ -5,7 +5,7 @@ const hex64 = /^[0-9a-fA-F]{64}$/
 
 const hexKey = (name: string) =>
   Config.string(name).pipe(
-    Config.validate({ message: "must be 64 hexadecimal characters (32 bytes)", validation: (v) => hex64.test(v) }),
+    Config.validate({ message: "must be 64 hexadecimal characters (32 bytes); make one with `openssl rand -hex 32`", validation: (v) => hex64.test(v) }),
     Config.map(Redacted.make)
   )
 

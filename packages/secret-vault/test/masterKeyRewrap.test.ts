@@ -184,7 +184,7 @@ describe("master key rewrap", () => {
     const run = await rewrapCli(rotating, ["--batch-size", "1"])
     expect(run.stdout.trim().split("\n").at(-1)).toMatch(/^done: 5 rewrapped, 1 remaining/)
     const errorOnly = { ...run, stdout: "" }
-    expectOneLineError(errorOnly, /1 sealed values are still not under the current master key/, new RegExp(`extension_secrets ${broken!.secret_id}`), /keep ITL_MASTER_KEY_PREVIOUS/)
+    expectOneLineError(errorOnly, 1, /1 sealed values are still not under the current master key/, new RegExp(`extension_secrets ${broken!.secret_id}`), /keep ITL_MASTER_KEY_PREVIOUS/)
     expect(run.stderr).not.toContain(VALUES.json!)
     const ids = await rotating.sql<{ name: string; key_id: string }>("SELECT name, key_id FROM extension_secrets")
     for (const row of ids) expect(row.key_id).toBe(row.name === "json" ? keyIdOf(Buffer.from(A, "hex")) : keyIdOf(Buffer.from(B, "hex")))

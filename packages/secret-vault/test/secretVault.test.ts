@@ -236,3 +236,21 @@ describe("shared secrets", () => {
     expect((await api(server, viewer).post("/api/v1/shared-secrets/rewrap")).status).toBe(403)
   })
 })
+
+describe("an operator token on the machine endpoints", () => {
+  it("is told that the machine reads its secrets itself, and what operators use instead", async () => {
+    const read = await admin.get(`/api/v1/secrets/machines/${tpmMachine.id}/secrets/any-name`)
+    expect(read.status).toBe(401)
+    expect(read.body.error).toBe("machine_session_required")
+    expect(read.body.message).toMatch(/^this endpoint is called by a machine with its own session token \(`attestation agent attest`/)
+    expect(read.body.details.operator_alternative).toBe(
+      "GET /api/v1/secrets/machines/{id}/secrets to list a machine's secrets, without values (`attestation secret list <machine-id>`)"
+    )
+    expect(read.body.message).toContain(`operators use ${read.body.details.operator_alternative}`)
+
+    const shared = await admin.get("/api/v1/shared-secrets/by-name/any-name/value")
+    expect(shared.status).toBe(401)
+    expect(shared.body.error).toBe("machine_session_required")
+    expect(shared.body.details.operator_alternative).toMatch(/^GET \/api\/v1\/shared-secrets and GET \/api\/v1\/shared-secrets\/\{id\}\/access /)
+  })
+})

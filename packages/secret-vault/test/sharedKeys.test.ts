@@ -96,7 +96,7 @@ describe("shared-secret key", () => {
   it.runIf(usingPostgres)("with PostgreSQL and no key, the start is refused unless ephemeral keys are allowed", async () => {
     const database = await fresh()
     await expect(startServer({ database, extensions: [secretVault] })).rejects.toThrow(
-      /ITL_SHARED_SECRET_MASTER_KEY \(64 hex characters\) or ITL_SHARED_SECRET_PASSPHRASE is required with ITL_DATABASE_URL/
+      /ITL_SHARED_SECRET_MASTER_KEY \(64 hex characters; make one with `openssl rand -hex 32`\) or ITL_SHARED_SECRET_PASSPHRASE is required with ITL_DATABASE_URL/
     )
     const ephemeral = await startServer({ database, extensions: [secretVault], env: { ITL_SHARED_SECRET_ALLOW_EPHEMERAL: "true" } })
     const created = await api(ephemeral, ephemeral.adminToken).post("/api/v1/shared-secrets", { name: "temp", value: "v" })

@@ -48,11 +48,23 @@ const refusalAsLeft = <A, E>(effect: Effect.Effect<A, E>): Effect.Effect<Either.
     Effect.catchAll((error) => (isRefusal(error) ? Effect.succeed(Either.left(error)) : Effect.fail(error)))
   )
 
+/** A refusal as the one-line failure `<code>: <message> (HTTP <status>)<addendum>`, with the exit code of its status. */
+export const refusalFailure = (refusal: ApiRefusal, addendum = "") =>
+  new CliFailure({ message: `${refusalLine(refusal)}${addendum}`, exitCode: exitCodeForStatus(STATUS[refusal._tag] ?? 500) })
+
 const failOnRefusal = <A>(result: Either.Either<A, ApiRefusal>) =>
   Either.match(result, {
-    onLeft: (refusal) => Effect.fail(new CliFailure({ message: refusalLine(refusal), exitCode: exitCodeForStatus(STATUS[refusal._tag] ?? 500) })),
+    onLeft: (refusal) => Effect.fail(refusalFailure(refusal)),
     onRight: Effect.succeed
   })
+
+/** The server a machine calls: its URL, or the command's globals (so that --verbose traces the calls too). */
+export type MachineServer = string | { readonly url: string; readonly verbose?: boolean }
+
+const connectionTo = (server: MachineServer, token: Option.Option<string>) =>
+  typeof server === "string"
+    ? { url: server, token: Option.map(token, Redacted.make) }
+    : { url: server.url, token: Option.map(token, Redacted.make), verbose: server.verbose === true }
 
 /**
  * Calls the API as a machine; the server's refusals come back as `Left`
@@ -60,15 +72,14 @@ const failOnRefusal = <A>(result: Either.Either<A, ApiRefusal>) =>
  * `CliFailure`.
  */
 export const tryAgentApi = <A, E>(
-  url: string,
+  server: MachineServer,
   sessionToken: Option.Option<string>,
   call: (client: CoreClient) => Effect.Effect<A, E>
-): Effect.Effect<Either.Either<A, ApiRefusal>, CliFailure> =>
-  callApi({ url, token: Option.map(sessionToken, Redacted.make) }, (client) => refusalAsLeft(call(client)))
+): Effect.Effect<Either.Either<A, ApiRefusal>, CliFailure> => callApi(connectionTo(server, sessionToken), (client) => refusalAsLeft(call(client)))
 
 /** Like `tryAgentApi`, with a refusal reported as the one-line failure `<code>: <message> (HTTP <status>)`. */
-export const agentApi = <A, E>(url: string, sessionToken: Option.Option<string>, call: (client: CoreClient) => Effect.Effect<A, E>) =>
-  tryAgentApi(url, sessionToken, call).pipe(Effect.flatMap(failOnRefusal))
+export const agentApi = <A, E>(server: MachineServer, sessionToken: Option.Option<string>, call: (client: CoreClient) => Effect.Effect<A, E>) =>
+  tryAgentApi(server, sessionToken, call).pipe(Effect.flatMap(failOnRefusal))
 
 /**
  * How a machine proves who it is to machine endpoints: its session token
@@ -89,12 +100,12 @@ export const machineApiCaller =
   <Id extends string, Groups extends HttpApiGroup.HttpApiGroup.Any, ApiE, ApiR>(api: HttpApi.HttpApi<Id, Groups, ApiE, ApiR>) => {
     const call = apiCaller(api)
     const tryCall = <A, E>(
-      url: string,
+      server: MachineServer,
       credential: MachineCredential,
       use: (client: ClientOf<typeof api>) => Effect.Effect<A, E>
     ): Effect.Effect<Either.Either<A, ApiRefusal>, CliFailure> =>
       call(
-        { url, token: credential._tag === "Session" ? Option.some(Redacted.make(credential.token)) : Option.none() },
+        connectionTo(server, credential._tag === "Session" ? Option.some(credential.token) : Option.none()),
         (client) => refusalAsLeft(use(client as unknown as ClientOf<typeof api>)),
         credential._tag === "EkFingerprint" ? { headers: { "x-ek-fingerprint": credential.fingerprint } } : {}
       ) as unknown as Effect.Effect<Either.Either<A, ApiRefusal>, CliFailure>
@@ -102,7 +113,7 @@ export const machineApiCaller =
       /** Success as `Right`, a refusal of the server's as `Left`. */
       try: tryCall,
       /** A refusal reported as the one-line failure `<code>: <message> (HTTP <status>)`. */
-      call: <A, E>(url: string, credential: MachineCredential, use: (client: ClientOf<typeof api>) => Effect.Effect<A, E>) =>
-        tryCall(url, credential, use).pipe(Effect.flatMap(failOnRefusal))
+      call: <A, E>(server: MachineServer, credential: MachineCredential, use: (client: ClientOf<typeof api>) => Effect.Effect<A, E>) =>
+        tryCall(server, credential, use).pipe(Effect.flatMap(failOnRefusal))
     }
   }

@@ -6,7 +6,7 @@ import { type AttestationResult, type PcrValuesJson, Tpm } from "@itl-attestatio
 import { DateTime, Effect, Option } from "effect"
 import { asMachineId } from "../commands/shared.js"
 import { CliFailure, messageOf } from "../errors.js"
-import { agentApi } from "./api.js"
+import { agentApi, type MachineServer } from "./api.js"
 import { withLoadedKeys } from "./keys.js"
 import { FILES, readFileIn, removeFiles, requireEnrolled, writeSession } from "./state.js"
 import { flushed, tpm2 } from "./tpm2.js"
@@ -29,7 +29,7 @@ export interface Attested {
   readonly sessionFile: string
 }
 
-export const attest = (dir: string, url: string) =>
+export const attest = (dir: string, url: MachineServer) =>
   Effect.gen(function* () {
     const state = yield* requireEnrolled(dir)
     const challenge = yield* agentApi(url, Option.none(), (client) => client.attestation.challenge({ payload: { machine_id: asMachineId(state.machine_id) } }))

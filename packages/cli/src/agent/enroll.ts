@@ -8,13 +8,13 @@ import type { Machine, RegisteredMachine } from "@itl-attestation/core/api"
 import { Effect, Option } from "effect"
 import * as os from "node:os"
 import { CliFailure } from "../errors.js"
-import { agentApi } from "./api.js"
+import { agentApi, type MachineServer } from "./api.js"
 import { activateCredential, createAk, createEk, readEkCertificate, schemeFor } from "./keys.js"
 import { type AgentState, fileExists, FILES, type KeyAlg, readFileIn, readState, writeState } from "./state.js"
 
 export interface EnrollOptions {
   readonly dir: string
-  readonly url: string
+  readonly url: MachineServer
   readonly hostname: Option.Option<string>
   readonly ekAlg: Option.Option<KeyAlg>
   readonly akAlg: Option.Option<KeyAlg>

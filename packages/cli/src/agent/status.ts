@@ -7,7 +7,7 @@ import type { Machine } from "@itl-attestation/core/api"
 import { Effect, Either, Option } from "effect"
 import * as path from "node:path"
 import { CliFailure } from "../errors.js"
-import { refusalLine, tryAgentApi } from "./api.js"
+import { type MachineServer, refusalLine, tryAgentApi } from "./api.js"
 import { type AgentState, FILES, readSession, readState } from "./state.js"
 
 export interface AgentStatus {
@@ -23,7 +23,7 @@ export interface AgentStatus {
 
 const ATTEST = "run `attestation agent attest`"
 
-export const status = (dir: string, url: string) =>
+export const status = (dir: string, url: MachineServer) =>
   Effect.gen(function* () {
     const saved = yield* readState(dir)
     if (Option.isNone(saved)) {

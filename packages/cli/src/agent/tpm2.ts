@@ -27,7 +27,11 @@ export const describeTpm2Error = (error: Tpm2Error): string => {
   const rc = lines.find((line) => /^ERROR: \w+\(0x[0-9A-Fa-f]+\)/.test(line))
   const last = lines.at(-1)
   const detail = rc !== undefined && rc !== last ? `${rc}; ${last}` : (last ?? "")
-  return `${error.tool} failed (exit ${String(error.exitCode)})${detail === "" ? "" : `: ${detail}`}`
+  // The tools cannot reach a TPM: say where they looked, and how to point them elsewhere.
+  const hint = /tcti/i.test(error.stderr)
+    ? "; no TPM reachable: set TPM2TOOLS_TCTI (e.g. device:/dev/tpmrm0, or swtpm:host=127.0.0.1,port=2321)"
+    : ""
+  return `${error.tool} failed (exit ${String(error.exitCode)})${detail === "" ? "" : `: ${detail}`}${hint}`
 }
 
 export interface ToolOutput {

@@ -75,7 +75,7 @@ const enrollCommand = command({
     Effect.gen(function* () {
       const dir = yield* stateDir(options.stateDir, true)
       const enrolled = yield* asCliFailure(
-        enroll({ dir, url: globals.url, hostname: Option.fromNullable(options.hostname), ekAlg: Option.fromNullable(options.ekAlg), akAlg: Option.fromNullable(options.akAlg) })
+        enroll({ dir, url: globals, hostname: Option.fromNullable(options.hostname), ekAlg: Option.fromNullable(options.ekAlg), akAlg: Option.fromNullable(options.akAlg) })
       )
       const shown = "ak_name" in enrolled.machine ? enrolled.machine : { ...enrolled.machine, hostname: enrolled.hostname }
       yield* render(globals.output, shown, (m) =>
@@ -99,7 +99,7 @@ const attestCommand = command({
   run: ({ options, globals }) =>
   Effect.gen(function* () {
     const dir = yield* stateDir(options.stateDir)
-    const { result, sessionFile } = yield* asCliFailure(attest(dir, globals.url))
+    const { result, sessionFile } = yield* asCliFailure(attest(dir, globals))
     // The token stays in the session file: not on stdout, where logs would keep it.
     const shown = { machine: result.machine, expires_at: result.expires_at, session_file: sessionFile }
     yield* render(globals.output, shown, (r) =>
@@ -141,7 +141,7 @@ const statusCommand = command({
   run: ({ options, globals }) =>
   Effect.gen(function* () {
     const dir = yield* stateDir(options.stateDir)
-    const current = yield* status(dir, globals.url)
+    const current = yield* status(dir, globals)
     yield* render(globals.output, current, statusTable)
   })
 })

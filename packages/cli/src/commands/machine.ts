@@ -6,7 +6,7 @@ import { callApi } from "../client.js"
 import { CliFailure } from "../errors.js"
 import { command, group } from "../framework/command.js"
 import { option } from "../framework/options.js"
-import { cell, column, count, details, pageFooter, render, shortFingerprint, table, time } from "../output.js"
+import { cell, column, count, details, pageFooter, printable, render, shortFingerprint, table, time } from "../output.js"
 import { progress } from "../progress.js"
 import { allPages, asMachineId, given, idArg, limit, offset } from "./shared.js"
 
@@ -76,7 +76,7 @@ const watched = (m: Machine) => `${m.status}\u0000${m.status_reason ?? ""}\u0000
 const changeLine = (before: Machine, after: Machine) => {
   const at = time(DateTime.unsafeMake(Date.now()))
   const status = before.status === after.status ? `status: ${after.status}` : `status: ${before.status} → ${after.status}`
-  const reason = after.status_reason === null || after.status_reason === before.status_reason ? "" : ` (reason: ${after.status_reason})`
+  const reason = after.status_reason === null || after.status_reason === before.status_reason ? "" : ` (reason: ${printable(after.status_reason)})`
   const attested = after.last_attested_at !== before.last_attested_at ? `, attested at ${time(after.last_attested_at)}` : ""
   return `${at}  ${status}${reason}${attested}`
 }
@@ -97,14 +97,16 @@ const get = command({
     Effect.gen(function* () {
       const fetch = callApi(globals, (api) => api.machines.get({ path: { id: asMachineId(args.id) } }))
       let current = yield* fetch
-      yield* render(globals.output, current, machineDetails)
+      // Watching with -o json or yaml: one JSON object per line from the first (NDJSON), for scripts that read a stream.
+      const stream = options.watch && (globals.output === "json" || globals.output === "yaml")
+      yield* stream ? Console.log(JSON.stringify(current)) : render(globals.output, current, machineDetails)
       if (!options.watch) return
       while (current.status !== "revoked") {
         yield* Effect.sleep(Duration.seconds(options.interval))
         const next = yield* fetch
         if (watched(next) !== watched(current)) {
           // One line per change: a JSON object per line (NDJSON) for scripts, a sentence for people.
-          yield* globals.output === "json" || globals.output === "yaml" ? Console.log(JSON.stringify(next)) : Console.log(changeLine(current, next))
+          yield* stream ? Console.log(JSON.stringify(next)) : Console.log(changeLine(current, next))
         }
         current = next
       }

@@ -5,7 +5,7 @@
 import { GLOBAL_OPTIONS } from "./globalOptions.js"
 import { commandLine } from "./parse.js"
 import type { NodeDescriptor, OptionDescriptor } from "./spec.js"
-import { type Style, twoColumns, wrap } from "./style.js"
+import { type Style, twoColumns, wrap, wrapCommand } from "./style.js"
 
 /** `-o, --output FORMAT` */
 export const flagText = (o: OptionDescriptor) =>
@@ -38,7 +38,7 @@ export const renderHelp = (path: ReadonlyArray<NodeDescriptor>, style: Style, ve
   const heading = top && version !== undefined ? `${node.summary} (attestation ${version})` : node.summary
   const lines: Array<string> = [...wrap(heading, style.width)]
   if (node.description !== undefined) lines.push("", ...wrap(node.description, style.width))
-  lines.push(...section(style, "Usage", [`  ${usageLine(path)}`]))
+  lines.push(...section(style, "Usage", wrapCommand(usageLine(path), style.width - 2).map((line) => `  ${line}`)))
   if (node.kind === "group") {
     lines.push(...section(style, "Commands", twoColumns(node.commands.map((c) => [c.name, c.summary]), style.width)))
   } else {
@@ -46,7 +46,10 @@ export const renderHelp = (path: ReadonlyArray<NodeDescriptor>, style: Style, ve
     lines.push(...section(style, "Options", twoColumns(node.options.map((o) => [flagText(o), optionText(o)]), style.width)))
   }
   lines.push(...section(style, "Global options", twoColumns(GLOBAL_OPTIONS.map((o) => [flagText(o), optionText(o)]), style.width)))
-  const examples = node.examples.flatMap((e) => [`  ${style.dim(`# ${e.description}`)}`, `  ${e.command}`])
+  const examples = node.examples.flatMap((e) => [
+    ...wrap(`# ${e.description}`, style.width - 4).map((line, i) => `  ${style.dim(i === 0 ? line : `# ${line}`)}`),
+    ...wrapCommand(e.command, style.width - 2).map((line) => `  ${line}`)
+  ])
   lines.push(...section(style, "Examples", examples))
   if (node.kind === "group") lines.push("", ...wrap(`Run '${commandLine(path)} <command> --help' for a command's options and examples.`, style.width))
   return `${lines.join("\n")}\n`

@@ -37,6 +37,8 @@ const usage = (context: RunContext, path: ReadonlyArray<NodeDescriptor>, message
 }
 
 export const runCli = async (argv: ReadonlyArray<string>, context: RunContext): Promise<number> => {
+  // `attestation help machine list` is `attestation machine list --help`.
+  if (argv[0] === "help") return runCli([...argv.slice(1), "--help"], context)
   if (argv[0] === "__complete") {
     const found = candidates(context.tree, argv.slice(1))
     if (found.length > 0) context.stdout.write(`${found.join("\n")}\n`)
@@ -67,7 +69,11 @@ export const runCli = async (argv: ReadonlyArray<string>, context: RunContext): 
   process.once("SIGTERM", stop)
   try {
     const outcome = await spec.execute({ ...bound.value, globals: globals.value, signal: controller.signal })
-    if (outcome.message !== undefined) context.stderr.write(`${outcome.message}\n`)
+    if (outcome.message !== undefined) {
+      // A usage mistake the command found itself points to the help like those found by the parser.
+      const pointer = outcome.exitCode === ExitCode.usage ? ` (see '${commandLine(parsed.path)} --help')` : ""
+      context.stderr.write(`${outcome.message}${pointer}\n`)
+    }
     return outcome.exitCode
   } finally {
     process.off("SIGINT", stop)
@@ -103,6 +109,9 @@ const resolveGlobals = (values: Readonly<Record<string, string | boolean>>, env:
   const output = bindOption(globalOptions.output, values, env)
   if (!output.ok) return { ok: false, usage: true, message: output.message }
   const quiet = values.quiet === true
+  if (quiet && output.value !== "id" && values.output !== undefined) {
+    return { ok: false, usage: true, message: `-q prints only ids; it cannot be combined with -o ${String(values.output)}` }
+  }
   const verbose = values.verbose === true
   return {
     ok: true,

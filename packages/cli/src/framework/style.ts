@@ -58,3 +58,47 @@ export const twoColumns = (rows: ReadonlyArray<readonly [string, string]>, width
   }
   return out
 }
+
+/** A command line's shell words: spaces inside quotes or `$( )` do not split. */
+const shellWords = (line: string): ReadonlyArray<string> => {
+  const words: Array<string> = []
+  let word = ""
+  let quote: string | undefined
+  let depth = 0
+  for (const char of line) {
+    if (quote !== undefined) {
+      if (char === quote) quote = undefined
+    } else if (char === "'" || char === '"') quote = char
+    else if (char === "(") depth++
+    else if (char === ")") depth = Math.max(0, depth - 1)
+    else if (char === " " && depth === 0) {
+      if (word !== "") words.push(word)
+      word = ""
+      continue
+    }
+    word += char
+  }
+  if (word !== "") words.push(word)
+  return words
+}
+
+/**
+ * A command line in lines of at most `width` characters that still paste
+ * into a shell: broken between words with ` \`, continuations indented.
+ */
+export const wrapCommand = (line: string, width: number): ReadonlyArray<string> => {
+  if (line.length <= width) return [line]
+  const lines: Array<string> = []
+  let current = ""
+  for (const word of shellWords(line)) {
+    const indent = lines.length === 0 ? "" : "  "
+    if (current === "") current = `${indent}${word}`
+    else if (current.length + 1 + word.length + 2 <= width) current = `${current} ${word}`
+    else {
+      lines.push(`${current} \\`)
+      current = `  ${word}`
+    }
+  }
+  lines.push(current)
+  return lines
+}

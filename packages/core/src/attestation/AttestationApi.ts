@@ -5,6 +5,7 @@ import { Machine, MachineId } from "../machines/Machine.js"
 import { MachinesRead, MachinesWrite } from "../authorization/coreScopes.js"
 import { requireScope } from "../authorization/Policy.js"
 import { MachineAuthentication } from "../sessions/MachineAuthentication.js"
+import { OperatorAlternative } from "../sessions/OperatorAlternative.js"
 import { AttestationChallenge, AttestationChallengeRequest, AttestationRequest, AttestationResult } from "./AttestationModels.js"
 import { PcrPolicy, PcrPolicyView } from "./PcrPolicy.js"
 
@@ -32,6 +33,7 @@ export class AttestationApi extends HttpApiGroup.make("attestation")
 /** For a machine holding a session token (or the header, in the compatibility mode). */
 export class MachineSelfApi extends HttpApiGroup.make("machineSelf")
   .add(HttpApiEndpoint.get("me", "/machines/me").addSuccess(Machine).addError(NotFound))
+  .annotate(OperatorAlternative, "GET /api/v1/machines/{id} (`attestation machine get <id>`)")
   .middleware(MachineAuthentication)
   .prefix("/api/v1") {}
 

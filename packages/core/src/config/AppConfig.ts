@@ -53,7 +53,7 @@ const hex64 = /^[0-9a-fA-F]{64}$/
 const secret = (name: string, message: string, validation: (value: string) => boolean) =>
   Config.string(name).pipe(Config.validate({ message, validation }), Config.map(Redacted.make))
 
-const hexKey = (name: string) => secret(name, "must be 64 hexadecimal characters (32 bytes)", (key) => hex64.test(key))
+const hexKey = (name: string) => secret(name, "must be 64 hexadecimal characters (32 bytes); make one with `openssl rand -hex 32`", (key) => hex64.test(key))
 
 /** A rate limit's count: a non-negative integer, 0 turning the limit off. */
 const count = (name: string, fallback: number) =>

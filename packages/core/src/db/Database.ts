@@ -13,6 +13,8 @@ import { Context, Duration, Effect, Layer, Option, Redacted, Schedule } from "ef
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { AppConfig } from "../config/AppConfig.js"
+import { prepareDataDir } from "../config/dataDir.js"
+import { describeFailure } from "../extensions/describeFailure.js"
 import { prepareSocket, SOCKET_PORT } from "./embeddedSocket.js"
 import { describePool, HostDatabase, hostClientLayer } from "./HostDatabase.js"
 import { tightenTree } from "./privateFiles.js"
@@ -32,7 +34,9 @@ export class DatabaseInfo extends Context.Tag("@itl-attestation/core/DatabaseInf
 const describeUrl = (url: string): string => {
   try {
     const parsed = new URL(url)
-    return `postgresql://${parsed.hostname}:${parsed.port || "5432"}${parsed.pathname}`
+    // The user helps with "authentication failed"; the password is never shown.
+    const user = parsed.username === "" ? "" : `${decodeURIComponent(parsed.username)}${parsed.password === "" ? "" : ":***"}@`
+    return `postgresql://${user}${parsed.hostname}:${parsed.port || "5432"}${parsed.pathname}`
   } catch {
     return "postgresql (unparseable URL)"
   }
@@ -51,7 +55,30 @@ const reason = (error: unknown): string => {
     current = next
   }
   const message = (current as { message?: unknown } | null)?.message
-  return typeof message === "string" && message !== "" ? message : String(current)
+  return typeof message === "string" && message !== "" ? message : describeFailure(current)
+}
+
+/** What the driver's error code means for the operator, where its message leaves that to them. */
+const HINTS: Record<string, string> = {
+  ECONNREFUSED: "connection refused: is PostgreSQL running and listening on that host and port?",
+  ENOTFOUND: "host not found: check the host name in ITL_DATABASE_URL",
+  EAI_AGAIN: "host name lookup failed: check DNS and the host name in ITL_DATABASE_URL",
+  ETIMEDOUT: "connection timed out: check the host, the port and firewalls",
+  EHOSTUNREACH: "host unreachable: check the host and the network"
+}
+
+const codeOf = (error: unknown): string | undefined => {
+  for (let current = error, depth = 0; typeof current === "object" && current !== null && depth < 6; depth++) {
+    const code = (current as { code?: unknown }).code
+    if (typeof code === "string" && code in HINTS) return code
+    current = (current as { cause?: unknown }).cause
+  }
+  return undefined
+}
+
+const explained = (error: unknown) => {
+  const code = codeOf(error)
+  return code === undefined ? reason(error) : `${HINTS[code]} (${reason(error)})`
 }
 
 /**
@@ -89,7 +116,7 @@ const postgresLayer = (url: Redacted.Redacted<string>, connectTimeout: Duration.
             isDatabaseUnavailableError(error)
               ? new Error(
                   `ITL_DATABASE_URL: cannot connect to ${description} within ${Duration.format(connectTimeout)} ` +
-                    `(ITL_DATABASE_CONNECT_TIMEOUT): ${reason(error)}`
+                    `(ITL_DATABASE_CONNECT_TIMEOUT): ${explained(error)}`
                 )
               : new Error(`ITL_DATABASE_URL: ${description}: ${reason(error)}`)
           )
@@ -113,7 +140,7 @@ const embeddedLayer = (dataDir: string) =>
       const root = path.resolve(dataDir)
       const pgdata = path.join(root, "pgdata")
       const loosened = yield* attempt(() => {
-        fs.mkdirSync(root, { recursive: true, mode: 0o700 })
+        prepareDataDir(root)
         return tightenTree(root)
       })
       if (loosened.length > 0) {

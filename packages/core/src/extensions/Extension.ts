@@ -18,16 +18,16 @@
  */
 import type { HttpApi, HttpApiGroup } from "@effect/platform"
 import { Data, type Layer } from "effect"
-import { createRequire } from "node:module"
 import semver from "semver"
 import type { MigrationSet } from "../db/Migrations.js"
 import type { ApiPipelineOptions } from "../http/ApiPipeline.js"
 import type { ScopeDefinition } from "../authorization/Scope.js"
 import type { EventDefinition } from "../events/EventDefinition.js"
 import type { EndpointMiddleware, ExtensionContext } from "./ExtensionContext.js"
+import { CORE_VERSION } from "../version.js"
 
-/** The version of this package: what an extension's `core` range is checked against. */
-export const CORE_VERSION: string = createRequire(import.meta.url)("../../package.json").version
+/** What an extension's `core` range is checked against (version.ts). */
+export { CORE_VERSION }
 
 /** Bumped when the shape of an extension value changes incompatibly. */
 export const EXTENSION_CONTRACT = 2

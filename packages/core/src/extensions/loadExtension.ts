@@ -18,23 +18,18 @@ import { policyLayer } from "../authorization/Policy.js"
 import { ScopeRegistry } from "../authorization/ScopeRegistry.js"
 import { EventCatalog } from "../events/EventCatalog.js"
 import { OperatorAuthenticatorLive } from "../operators/Authentication.js"
-import { MachineAuthenticationLive } from "../sessions/MachineAuthentication.js"
+import { machineAuthenticationLayer } from "../sessions/MachineAuthenticationLive.js"
 import { type Extension, FatalExtensionError, incompatibility, isFatalExtensionError, type ServedApi } from "./Extension.js"
+import { describeFailure } from "./describeFailure.js"
 import { type ExtensionFailure, ExtensionRegistry } from "./ExtensionRegistry.js"
 
-/** The reason an extension failed, in one line, without a stack trace. */
-export const describeFailure = (error: unknown): string => {
-  if (Cause.isCause(error)) return describeFailure(Cause.squash(error))
-  if (error instanceof Error) return error.message
-  if (typeof error === "object" && error !== null && "message" in error) return String((error as { message: unknown }).message)
-  return String(error)
-}
+export { describeFailure }
 
 export const extensionFailureLine = (failure: ExtensionFailure) => `[Extension] Failed to load ${failure.name}: ${failure.reason}`
 
 /** The middlewares behind an API's endpoint policies (its scopes) and machine sessions. */
 const endpointMiddleware = (api: ServedApi<any>["api"], owner: string) =>
-  Layer.merge(policyLayer(api, { owner }).pipe(Layer.provide(OperatorAuthenticatorLive)), MachineAuthenticationLive)
+  Layer.merge(policyLayer(api, { owner }).pipe(Layer.provide(OperatorAuthenticatorLive)), machineAuthenticationLayer(api))
 
 /**
  * One API as it is served — its pipeline applied — and the layer that adds

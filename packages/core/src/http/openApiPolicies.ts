@@ -11,6 +11,8 @@
  * - `x-machine-owner` (machine operations that address one machine's
  *   resources): the path parameter naming the machine and the status another
  *   machine's session gets (authorization/MachineOwner.ts);
+ * - `x-operator-alternative` (machine operations that declare one): what an
+ *   operator uses instead (sessions/OperatorAlternative.ts);
  * - at the top, `x-scopes`: every scope an operation requires, with its
  *   description and the lowest role that has it (`granted_to`).
  */
@@ -20,6 +22,7 @@ import { MachineOwner } from "../authorization/MachineOwner.js"
 import { requiredScopes } from "../authorization/Policy.js"
 import type { ScopeDefinition } from "../authorization/Scope.js"
 import { MachineAuthentication } from "../sessions/MachineAuthentication.js"
+import { OperatorAlternative } from "../sessions/OperatorAlternative.js"
 
 export const withPolicies = (spec: OpenApi.OpenAPISpec, api: HttpApi.HttpApi.Any): OpenApi.OpenAPISpec => {
   const paths = spec.paths as Record<string, Record<string, Record<string, unknown>>>
@@ -43,6 +46,8 @@ export const withPolicies = (spec: OpenApi.OpenAPISpec, api: HttpApi.HttpApi.Any
         if (machine && Option.isSome(owner)) {
           operation["x-machine-owner"] = { parameter: owner.value.parameter, other_machine_status: owner.value.otherMachine }
         }
+        const alternative = Context.getOption(mergedAnnotations, OperatorAlternative)
+        if (machine && Option.isSome(alternative)) operation["x-operator-alternative"] = alternative.value
       }
     }
   })

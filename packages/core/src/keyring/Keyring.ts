@@ -12,6 +12,7 @@ import * as crypto from "node:crypto"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { AppConfig, isEmbedded } from "../config/AppConfig.js"
+import { prepareDataDir } from "../config/dataDir.js"
 
 export interface Sealed {
   readonly keyId: string
@@ -111,10 +112,14 @@ export const KeyringLive = Layer.effect(
     }
     if (!isEmbedded(config)) {
       return yield* new KeyringError({
-        message: "ITL_MASTER_KEY is required with a PostgreSQL database (ITL_DATABASE_URL, or a database given to the app) (64 hex characters; e.g. `openssl rand -hex 32`)"
+        message: "ITL_MASTER_KEY is required with a PostgreSQL database (ITL_DATABASE_URL, or a database given to the app) (64 hex characters; make one with `openssl rand -hex 32`)"
       })
     }
-    const { key } = yield* loadOrCreateKeyFile(path.resolve(config.dataDir, "master.key"))
+    yield* Effect.try({ try: () => prepareDataDir(config.dataDir), catch: (error) => new KeyringError({ message: (error as Error).message }) })
+    const file = path.resolve(config.dataDir, "master.key")
+    const { key, created } = yield* loadOrCreateKeyFile(file)
+    if (created) yield* Effect.logWarning(`the master key was generated into ${file}; back it up with the data directory, and set ITL_MASTER_KEY in production`)
+    else yield* Effect.logInfo(`using the master key in ${file} (generated on the first start); set ITL_MASTER_KEY in production`)
     return makeKeyring(key, previous)
   })
 )

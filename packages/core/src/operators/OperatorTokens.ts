@@ -68,6 +68,8 @@ export class OperatorTokens extends Effect.Service<OperatorTokens>()("@itl-attes
       const file = path.resolve(config.dataDir, "admin-token")
       if (fs.existsSync(file)) {
         yield* insert("bootstrap-admin", "admin", hashToken(fs.readFileSync(file, "utf8").trim()), "system")
+        // Printed only on the start that generated it; later starts say where it is kept.
+        yield* Effect.logInfo(`admin token: in ${file} (generated on the first start)`)
         return Option.none<string>()
       }
       const token = generateToken("itl_admin")
@@ -165,6 +167,16 @@ export class OperatorTokens extends Effect.Service<OperatorTokens>()("@itl-attes
         return toToken(row)
       }).pipe(sqlDefect, Effect.withSpan("OperatorTokens.revoke"))
 
-    return { bootstrap, authenticate, create, list, revoke } as const
+    /**
+     * Whether `token` is a live operator token, without counting it as used:
+     * machine endpoints ask, to tell an operator who calls them what to use instead.
+     */
+    const isOperatorToken = (token: string) =>
+      sql<{ n: number }>`SELECT count(*)::int AS n FROM operator_tokens WHERE token_hash = ${hashToken(token)} AND revoked_at IS NULL`.pipe(
+        Effect.map(([row]) => row!.n > 0),
+        sqlDefect
+      )
+
+    return { bootstrap, authenticate, create, list, revoke, isOperatorToken } as const
   })
 }) {}

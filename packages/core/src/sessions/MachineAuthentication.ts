@@ -1,69 +1,15 @@
 /**
- * Machine authentication for machine-facing endpoints (the core's and
- * extensions'): `Authorization: Bearer <machine session token>` from an
- * approved or attested machine. A request that also carries
- * `X-EK-Fingerprint` must name the same machine.
- *
- * `ITL_MACHINE_AUTH=ek-fingerprint-header` additionally accepts the header
- * alone: the fingerprint is public, so anyone who knows it can act as the
- * machine. It exists only for clients built for that model.
+ * The middleware that machine endpoints (the core's and extensions') declare:
+ * `Authorization: Bearer <machine session token>`. Only the tag, so that API
+ * definitions (and the clients derived from them) do not load the server;
+ * the implementation is MachineAuthenticationLive.ts.
  */
-import { HttpApiMiddleware, HttpApiSecurity, HttpServerRequest } from "@effect/platform"
-import { Effect, Layer, Option, Redacted } from "effect"
-import { AppConfig } from "../config/AppConfig.js"
-import { sqlDefect } from "../db/sqlDefect.js"
+import { HttpApiMiddleware, HttpApiSecurity } from "@effect/platform"
 import { Unauthorized } from "../http/ApiError.js"
-import { CurrentMachine, type MachineIdentity } from "./CurrentMachine.js"
-import { MachineSessions, type SessionMachine } from "./MachineSessions.js"
+import { CurrentMachine } from "./CurrentMachine.js"
 
 export class MachineAuthentication extends HttpApiMiddleware.Tag<MachineAuthentication>()("MachineAuthentication", {
   failure: Unauthorized,
   provides: CurrentMachine,
   security: { machineSession: HttpApiSecurity.bearer }
 }) {}
-
-const BEARER = /^Bearer\s+(\S+)\s*$/i
-const ACTIVE = new Set(["approved", "attested"])
-
-const admit = (row: SessionMachine, via: MachineIdentity["via"]) =>
-  ACTIVE.has(row.status)
-    ? Effect.succeed<MachineIdentity>({ id: row.id, ek_fingerprint: row.ek_fingerprint, hostname: row.hostname, status: row.status, via })
-    : Effect.fail(new Unauthorized({ error: `machine_${row.status}`, message: `machine ${row.id} is ${row.status}` }))
-
-export const MachineAuthenticationLive = Layer.effect(
-  MachineAuthentication,
-  Effect.gen(function* () {
-    const sessions = yield* MachineSessions
-    const config = yield* AppConfig
-    const headerMode = config.tpm.machineAuth === "ek-fingerprint-header"
-    if (headerMode) {
-      yield* Effect.logWarning(
-        "ITL_MACHINE_AUTH=ek-fingerprint-header: machines are identified by the X-EK-Fingerprint header alone, which anyone who knows the (public) fingerprint can send; use only for legacy clients"
-      )
-    }
-    return {
-      machineSession: (_token: Redacted.Redacted<string>) =>
-        Effect.gen(function* () {
-          const request = yield* HttpServerRequest.HttpServerRequest
-          const header = request.headers["authorization"]
-          const fingerprint = request.headers["x-ek-fingerprint"]?.trim()
-          if (header !== undefined) {
-            const match = BEARER.exec(header)
-            if (match === null) return yield* new Unauthorized({ message: "the Authorization header must be `Bearer <machine session token>`" })
-            const row = Option.getOrUndefined(yield* sessions.lookup(match[1]!))
-            if (row === undefined) return yield* new Unauthorized({ message: "invalid or expired machine session; attest again" })
-            if (fingerprint !== undefined && fingerprint !== row.ek_fingerprint) {
-              return yield* new Unauthorized({ error: "fingerprint_mismatch", message: "X-EK-Fingerprint names another machine than the session" })
-            }
-            return yield* admit(row, "session")
-          }
-          if (headerMode && fingerprint !== undefined) {
-            const row = Option.getOrUndefined(yield* sessions.lookupByFingerprint(fingerprint))
-            if (row === undefined) return yield* new Unauthorized({ message: "no machine has this EK fingerprint" })
-            return yield* admit(row, "ek-fingerprint-header")
-          }
-          return yield* new Unauthorized({ message: "missing machine credentials: send `Authorization: Bearer <machine session token>` (from POST /api/v1/attest)" })
-        }).pipe(sqlDefect)
-    }
-  })
-)

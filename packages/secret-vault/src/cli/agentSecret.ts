@@ -5,7 +5,7 @@
  * value under it (AES-256-GCM, AAD = the secret's name). Only this TPM, with
  * the AK loaded, recovers the key, by the same credential activation as enroll.
  */
-import { arg, attestedMachine, CliFailure, command, group, render, stateDirOption } from "@itl-attestation/cli/sdk"
+import { arg, attestedMachine, CliFailure, command, group, type MachineServer, render, stateDirOption } from "@itl-attestation/cli/sdk"
 import { Effect } from "effect"
 import { asMachineId } from "./machineId.js"
 import { openDelivery, vaultMachineApi } from "./vault.js"
@@ -15,7 +15,7 @@ export interface RevealedSecret {
   readonly value: string
 }
 
-export const getSecret = (stateDir: Parameters<typeof attestedMachine>[0], url: string, name: string) =>
+export const getSecret = (stateDir: Parameters<typeof attestedMachine>[0], url: MachineServer, name: string) =>
   Effect.gen(function* () {
     const machine = yield* attestedMachine(stateDir)
     const delivered = yield* vaultMachineApi.call(url, { _tag: "Session", token: machine.sessionToken }, (client) =>
@@ -37,7 +37,7 @@ const secretGetCommand = command({
   options: { stateDir: stateDirOption },
   run: ({ args, options, globals }) =>
     Effect.gen(function* () {
-      const secret = yield* getSecret(options.stateDir, globals.url, args.name)
+      const secret = yield* getSecret(options.stateDir, globals, args.name)
       yield* render(globals.output, secret, (s) => s.value, () => [])
     })
 })

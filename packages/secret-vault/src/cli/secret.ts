@@ -5,7 +5,7 @@
  * mode (the EK fingerprint as the only credential); on the machine itself,
  * `attestation agent secret get` reads it bound to the TPM instead.
  */
-import { arg, cell, CliFailure, column, command, details, group, limit, offset, option, pageFooter, quote, refusalLine, render, table, time, uuid } from "@itl-attestation/cli/sdk"
+import { arg, cell, CliFailure, column, command, details, group, limit, offset, option, pageFooter, quote, refusalFailure, render, table, time, uuid } from "@itl-attestation/cli/sdk"
 import { Effect, Either } from "effect"
 import { hkdfKeyForFingerprint } from "../delivery.js"
 import type { SecretList, SecretMetadata } from "../Secret.js"
@@ -100,7 +100,7 @@ const get = command({
       const name = args.name
       // As the machine: the fingerprint header and no Authorization header
       // (an operator token there would be taken for a machine session).
-      const answer = yield* vaultMachineApi.try(globals.url, { _tag: "EkFingerprint", fingerprint: ekFingerprint }, (client) =>
+      const answer = yield* vaultMachineApi.try(globals, { _tag: "EkFingerprint", fingerprint: ekFingerprint }, (client) =>
         client.machineSecretRead.read({ path: { id: asMachineId(args.machineId), name }, urlParams: { scheme: "hkdf-ek-v1" } })
       )
       if (Either.isLeft(answer)) {
@@ -108,7 +108,7 @@ const get = command({
         const hint = /^missing machine credentials/.test(refusal.message)
           ? "; the server does not accept X-EK-Fingerprint alone (ITL_MACHINE_AUTH=ek-fingerprint-header): run `attestation agent secret get` on the machine"
           : ""
-        return yield* new CliFailure({ message: `${refusalLine(refusal)}${hint}` })
+        return yield* refusalFailure(refusal, hint)
       }
       const delivered = answer.right
       if (delivered.scheme !== "hkdf-ek-v1") {

@@ -12,6 +12,7 @@ import {
   command,
   count,
   details,
+  ExitCode,
   given,
   type Globals,
   group,
@@ -35,14 +36,14 @@ const nameArg = arg.text("name", { description: "The shared secret's name" })
 
 const MACHINES = "0f6c2a5e-8d0b-4a57-9c1e-3b2f4d5a6e7f,5b8e0c7a-1f2d-4e3c-9a8b-7c6d5e4f3a2b"
 
-/** The shared secret called `name`, or the one-line failure `no shared secret named <name>`. */
+/** The shared secret called `name`, or the one-line failure `no shared secret named <name>` (exit code 3, as a 404 would be). */
 const byName = (globals: Globals, name: string) =>
   allPages((page) =>
     Effect.map(callVaultApi(globals, (api) => api.sharedSecrets.list({ urlParams: page })), (list) => ({ total: list.total, items: list.secrets }))
   ).pipe(
     Effect.flatMap((secrets) => {
       const found = secrets.find((s) => s.name === name)
-      return found === undefined ? Effect.fail(new CliFailure({ message: `no shared secret named ${name}` })) : Effect.succeed(found)
+      return found === undefined ? Effect.fail(new CliFailure({ message: `no shared secret named ${name}`, exitCode: ExitCode.notFound })) : Effect.succeed(found)
     })
   )
 
