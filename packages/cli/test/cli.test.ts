@@ -154,7 +154,7 @@ describe("attestation CLI", () => {
   it("verifies the audit chain", async () => {
     const run = await asAdmin(["audit", "verify"])
     expect(run.code).toBe(0)
-    expect(run.stdout.trim()).toMatch(/^valid: true, entries: \d+$/)
+    expect(run.stdout.trim()).toMatch(/^valid: true, entries: \d+ \(sealed: \d+, pending: \d+\)$/)
   })
 
   it("deletes a machine", async () => {
@@ -205,10 +205,10 @@ describe("against a misbehaving server", () => {
   })
 
   it("exits 1 after printing a broken audit chain", async () => {
-    answers.set("/api/v1/audit/verify", { status: 200, body: JSON.stringify({ valid: false, entries: 7, first_invalid_id: 4 }) })
+    answers.set("/api/v1/audit/verify", { status: 200, body: JSON.stringify({ valid: false, entries: 7, first_invalid_id: 4, sealed: 6, pending: 1 }) })
     const run = await cli(["audit", "verify"], { ITL_URL: url, ITL_TOKEN: "t" })
     expect(run.code).toBe(1)
-    expect(run.stdout.trim()).toBe("INVALID at entry 4 (entries: 7)")
+    expect(run.stdout.trim()).toBe("INVALID at entry 4 (entries: 7, sealed: 6, pending: 1)")
     expect(run.stderr).toBe("")
   })
 

@@ -1,6 +1,15 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { api, fakeEkPem, startServer, type TestServer } from "../../../test-support/server.js"
 
+/** Polls until `check` holds (bounded): sealing runs in the background. */
+const until = async (check: () => Promise<boolean>, what: string, timeoutMs = 20_000) => {
+  const deadline = Date.now() + timeoutMs
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+}
+
 let server: TestServer
 let admin: ReturnType<typeof api>
 
@@ -11,6 +20,8 @@ beforeAll(async () => {
     const id = (await api(server).post("/api/v1/machines/register", { ek_public: fakeEkPem(), hostname: `audit-${i}` })).body.machine.id
     await admin.post(`/api/v1/machines/${id}/approve`, { reason: `batch ${i}` })
   }
+  // Rows are sealed by the background sealer shortly after their commit.
+  await until(async () => (await admin.get("/api/v1/audit/verify")).body.pending === 0, "the audit rows to be sealed")
 })
 afterAll(() => server?.stop())
 
@@ -38,7 +49,7 @@ describe("audit log", () => {
     expect(entries[0].prev_hash).toBe("0".repeat(64))
     for (let i = 1; i < entries.length; i++) expect(entries[i].prev_hash).toBe(entries[i - 1].hash)
     const verify = await admin.get("/api/v1/audit/verify")
-    expect(verify.body).toEqual({ valid: true, entries: 8, first_invalid_id: null })
+    expect(verify.body).toEqual({ valid: true, entries: 8, first_invalid_id: null, sealed: 8, pending: 0 })
   })
 
   it("is append-only for the application's database role", async () => {
@@ -50,7 +61,7 @@ describe("audit log", () => {
     await server.sql("ALTER TABLE audit_log DISABLE TRIGGER audit_log_no_update")
     const [row] = await server.sql<{ details: unknown }>("SELECT details FROM audit_log WHERE id = 4")
     await server.sql(`UPDATE audit_log SET details = '{"reason": "nothing to see"}'::jsonb WHERE id = 4`)
-    expect((await admin.get("/api/v1/audit/verify")).body).toEqual({ valid: false, entries: 8, first_invalid_id: 4 })
+    expect((await admin.get("/api/v1/audit/verify")).body).toEqual({ valid: false, entries: 8, first_invalid_id: 4, sealed: 8, pending: 0 })
     // Restoring the exact content restores validity: the check is over content, not row versions.
     await server.sql("UPDATE audit_log SET details = $1::jsonb WHERE id = 4", [JSON.stringify(row!.details)])
     expect((await admin.get("/api/v1/audit/verify")).body.valid).toBe(true)

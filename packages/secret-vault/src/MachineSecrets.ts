@@ -101,15 +101,17 @@ export class MachineSecrets extends Effect.Service<MachineSecrets>()("@itl-attes
         const row = yield* changes.run(
           actorOf(operator),
           Effect.gen(function* () {
-            const [existing] = yield* sql`SELECT 1 FROM extension_secrets WHERE machine_id = ${machineId} AND name = ${name}`
-            if (existing !== undefined) {
-              return yield* new Conflict({ message: `machine ${machineId} already has a secret named ${name}`, details: { field: "name" } })
-            }
+            // The unique (machine_id, name) decides, not a prior lookup: a concurrent
+            // create of the same name commits first or waits, and this one gets no row.
             const [row] = yield* sql<SecretRow>`INSERT INTO extension_secrets
                 (secret_id, machine_id, name, encrypted_value, nonce, tag, key_id, created_by)
               VALUES (${secretId}, ${machineId}, ${name}, ${sealed.ciphertext}, ${sealed.nonce}, ${sealed.tag}, ${sealed.keyId}, ${operator.name})
+              ON CONFLICT (machine_id, name) DO NOTHING
               RETURNING *`
-            return row!
+            if (row === undefined) {
+              return yield* new Conflict({ message: `machine ${machineId} already has a secret named ${name}`, details: { field: "name" } })
+            }
+            return row
           }),
           (row) => ({
             action: "secret.created",

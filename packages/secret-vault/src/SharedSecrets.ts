@@ -106,13 +106,14 @@ export class SharedSecrets extends Effect.Service<SharedSecrets>()("@itl-attesta
         const row = yield* changes.run(
           actorOf(operator),
           Effect.gen(function* () {
-            const [existing] = yield* sql`SELECT 1 FROM extension_shared_secrets WHERE name = ${name}`
-            if (existing !== undefined) return yield* new Conflict({ message: `a shared secret named ${name} already exists`, details: { field: "name" } })
+            // The unique name decides, not a prior lookup (concurrent creates of one name).
             const [row] = yield* sql<SharedRow>`INSERT INTO extension_shared_secrets
                 (shared_secret_id, name, encrypted_value, nonce, tag, encryption_key_id, created_by, description)
               VALUES (${id}, ${name}, ${sealed.ciphertext}, ${sealed.nonce}, ${sealed.tag}, ${sealed.keyId}, ${operator.name}, ${description ?? null})
+              ON CONFLICT (name) DO NOTHING
               RETURNING *`
-            return row!
+            if (row === undefined) return yield* new Conflict({ message: `a shared secret named ${name} already exists`, details: { field: "name" } })
+            return row
           }),
           (row) => ({
             action: "shared_secret.created",

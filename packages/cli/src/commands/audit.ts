@@ -22,7 +22,9 @@ const pageTable = (page: AuditPage) =>
   `${table(entryColumns, page.entries)}\n${pageFooter(page.entries.length, page.total, page.offset, "entry", "entries")}`
 
 const verificationLine = (v: AuditVerification) =>
-  v.valid ? `valid: true, entries: ${v.entries}` : `INVALID at entry ${v.first_invalid_id ?? "?"} (entries: ${v.entries})`
+  v.valid
+    ? `valid: true, entries: ${v.entries} (sealed: ${v.sealed}, pending: ${v.pending})`
+    : `INVALID at entry ${v.first_invalid_id ?? "?"} (entries: ${v.entries}, sealed: ${v.sealed}, pending: ${v.pending})`
 
 const filter = (name: string, description: string) => option.text(name, { description })
 

@@ -1,18 +1,23 @@
 /**
  * The append-only, HMAC-chained audit log. Appends happen inside the caller's
- * journaled transaction (see Events.transaction), which serialises them, so
- * each row can take the previous row's hash and id + 1.
+ * transaction, concurrently and without a lock: a row is written unsealed
+ * (no chain position, no hashes) and commits with the change it records. A
+ * background sealer in every instance (AuditSealer.ts; one at a time across
+ * instances, by lease) links committed rows into the chain within about a
+ * quarter of a second; `verify` checks every sealed row and counts the
+ * pending ones.
  */
 import { SqlClient, SqlSchema } from "@effect/sql"
-import { DateTime, Effect, Option, Schema } from "effect"
+import { Cause, DateTime, Duration, Effect, Option, Queue, Schedule, Schema } from "effect"
+import * as crypto from "node:crypto"
 import { authorized } from "../authorization/Authorized.js"
 import { AuditRead } from "../authorization/coreScopes.js"
 import { Int8, jsonb, Timestamp } from "../db/columns.js"
 import { rowDefect } from "../db/rowDefect.js"
 import { sqlDefect } from "../db/sqlDefect.js"
-import { JOURNAL_LOCK_KEY } from "../events/Events.js"
 import { loadDataKey } from "../keyring/DataKeys.js"
 import { type Actor, ActorKind, AuditEntry, AuditPage, AuditVerification } from "./AuditEntry.js"
+import { releaseSealLease, sealPass } from "./AuditSealer.js"
 import { chainHash, GENESIS_HASH } from "./chain.js"
 
 export interface AuditRecord {
@@ -37,6 +42,7 @@ export interface AuditFilter {
 /** A row of `audit_log` as the driver hands it over (bigint id as text, timestamptz as a Date), decoded into an entry. */
 const AuditRow = Schema.Struct({
   id: Int8,
+  chain_seq: Schema.NullOr(Int8),
   at: Timestamp,
   actor: Schema.String,
   actor_kind: ActorKind,
@@ -44,8 +50,8 @@ const AuditRow = Schema.Struct({
   target_type: Schema.String,
   target_id: Schema.NullOr(Schema.String),
   details: jsonb(Schema.Record({ key: Schema.String, value: Schema.Unknown })),
-  prev_hash: Schema.String,
-  hash: Schema.String
+  prev_hash: Schema.NullOr(Schema.String),
+  hash: Schema.NullOr(Schema.String)
 })
 
 const toEntry = (row: typeof AuditRow.Type) => new AuditEntry(row)
@@ -57,61 +63,76 @@ const toEntry = (row: typeof AuditRow.Type) => new AuditEntry(row)
  */
 const ChainRow = Schema.Struct({
   ...AuditRow.fields,
+  chain_seq: Int8,
+  prev_hash: Schema.String,
+  hash: Schema.String,
   actor_kind: Schema.String,
   details: Schema.Unknown
 })
 
-const LastLink = Schema.Struct({ id: Int8, hash: Schema.String })
 const Total = Schema.Struct({ total: Schema.Number })
+const Counts = Schema.Struct({ sealed: Schema.Number, pending: Schema.Number })
+
+/** How often each instance looks for rows to seal (other instances' appends wake nobody here). */
+const SEAL_INTERVAL = Duration.millis(250)
+
+/** Pauses after failed sealing passes (an outage): 500 ms, doubling, at most 10 s; reset by a good pass. */
+const SEAL_RETRY = Schedule.exponential("500 millis").pipe(Schedule.union(Schedule.spaced("10 seconds")))
 
 const VERIFY_BATCH = 1000
 
 export class AuditLog extends Effect.Service<AuditLog>()("@itl-attestation/core/AuditLog", {
-  effect: Effect.gen(function* () {
+  scoped: Effect.gen(function* () {
     const sql = yield* SqlClient.SqlClient
     const key = yield* loadDataKey("audit_chain")
-
-    /** The newest row's id and hash: the next row links to them. */
-    const lastLink = SqlSchema.findOne({
-      Request: Schema.Void,
-      Result: LastLink,
-      execute: () => sql`SELECT id::text AS id, hash FROM audit_log ORDER BY audit_log.id DESC LIMIT 1`
-    })
+    const sealerId = crypto.randomUUID()
+    /** Wakes this instance's sealer after a local append. */
+    const wake = yield* Queue.sliding<void>(1)
 
     const batchFrom = SqlSchema.findAll({
       Request: Schema.Number,
       Result: ChainRow,
-      execute: (fromId) => sql`SELECT * FROM audit_log WHERE id >= ${fromId} ORDER BY id LIMIT ${VERIFY_BATCH}`
+      execute: (fromSeq) =>
+        sql`SELECT * FROM audit_log WHERE chain_seq >= ${fromSeq} ORDER BY chain_seq LIMIT ${VERIFY_BATCH}`
     })
 
-    const countAll = SqlSchema.single({
+    const counts = SqlSchema.single({
       Request: Schema.Void,
-      Result: Total,
-      execute: () => sql`SELECT count(*)::int AS total FROM audit_log`
+      Result: Counts,
+      execute: () => sql`SELECT count(chain_seq)::int AS sealed, (count(*) - count(chain_seq))::int AS pending FROM audit_log`
     })
 
+    // Seals until the scope closes. A failed pass (database gone, this
+    // connection killed: an error or a defect of the driver — sandboxed, so a
+    // defect cannot end the fiber) has rolled back; it is logged and retried.
+    const sealing = sealPass(key, sealerId).pipe(
+      Effect.flatMap((sealed) =>
+        sealed > 0
+          ? Effect.void
+          : Queue.take(wake).pipe(Effect.timeout(SEAL_INTERVAL), Effect.ignore)
+      ),
+      Effect.sandbox,
+      Effect.tapError((cause) =>
+        Cause.isInterruptedOnly(cause) ? Effect.void : Effect.logWarning("audit sealer pass failed; retrying", cause)
+      ),
+      Effect.retry({ schedule: SEAL_RETRY, while: (cause) => !Cause.isInterruptedOnly(cause) }),
+      Effect.forever
+    )
+    yield* Effect.forkScoped(Effect.provideService(sealing, SqlClient.SqlClient, sql))
+    yield* Effect.addFinalizer(() => Effect.provideService(releaseSealLease(sealerId), SqlClient.SqlClient, sql))
+
+    /**
+     * Writes the row unsealed, in the caller's transaction; no lock, no read
+     * of other rows. Its chain position and hashes are set by the sealer once
+     * its transaction has committed (see AuditSealer.ts).
+     */
     const append = (actor: Actor, record: AuditRecord) =>
       Effect.gen(function* () {
-        // Re-entrant inside Events.transaction; makes a stray append outside one safe too.
-        yield* sql`SELECT pg_advisory_xact_lock(${JOURNAL_LOCK_KEY})`
-        const last = Option.getOrUndefined(yield* lastLink(undefined))
-        const content = {
-          id: last === undefined ? 1 : last.id + 1,
-          at: new Date().toISOString(),
-          actor: actor.name,
-          actor_kind: actor.kind,
-          action: record.action,
-          target_type: record.targetType,
-          target_id: record.targetId,
-          details: record.details ?? {}
-        }
-        const prevHash = last?.hash ?? GENESIS_HASH
-        const hash = chainHash(key, prevHash, content)
-        yield* sql`INSERT INTO audit_log (id, at, actor, actor_kind, action, target_type, target_id, details, prev_hash, hash)
-          VALUES (${content.id}, ${new Date(content.at)}, ${content.actor}, ${content.actor_kind}, ${content.action},
-                  ${content.target_type}, ${content.target_id}, ${JSON.stringify(content.details)}::jsonb,
-                  ${prevHash}, ${hash})`
-      }).pipe(rowDefect, Effect.withSpan("AuditLog.append", { attributes: { action: record.action } }))
+        yield* sql`INSERT INTO audit_log (at, actor, actor_kind, action, target_type, target_id, details)
+          VALUES (${new Date()}, ${actor.name}, ${actor.kind}, ${record.action},
+                  ${record.targetType}, ${record.targetId}, ${JSON.stringify(record.details ?? {})}::jsonb)`
+        yield* Queue.offer(wake, undefined)
+      }).pipe(Effect.withSpan("AuditLog.append", { attributes: { action: record.action } }))
 
     /** Needs `audit:read`, like `verify`. */
     const list = (filter: AuditFilter) =>
@@ -134,43 +155,53 @@ export class AuditLog extends Effect.Service<AuditLog>()("@itl-attestation/core/
         const rows = yield* SqlSchema.findAll({
           Request: Schema.Void,
           Result: AuditRow,
-          execute: () => sql`SELECT * FROM audit_log WHERE ${where} ORDER BY id DESC LIMIT ${filter.limit} OFFSET ${filter.offset}`
+          execute: () =>
+            sql`SELECT * FROM audit_log WHERE ${where} ORDER BY id DESC LIMIT ${filter.limit} OFFSET ${filter.offset}`
         })(undefined)
         return new AuditPage({ entries: rows.map(toEntry), total, limit: filter.limit, offset: filter.offset })
       }).pipe(rowDefect, sqlDefect, Effect.withSpan("AuditLog.list"))
 
-    /** Walks the whole chain in id order; reports the first row whose link or hash does not hold. */
+    /**
+     * Walks the sealed chain in chain_seq order (1, 2, 3, … without a gap);
+     * reports the first position whose link or hash does not hold. The
+     * HMAC's "id" is the chain position. Pending rows are counted, not
+     * checked: they have no hash yet.
+     */
     const verify = Effect.gen(function* () {
       yield* authorized(AuditRead)
       let prevHash = GENESIS_HASH
-      let expectedId = 1
-      let entries = 0
+      let expected = 1
+      let walked = 0
       let firstInvalid = Option.none<number>()
       while (Option.isNone(firstInvalid)) {
-        const rows = yield* batchFrom(expectedId)
+        const rows = yield* batchFrom(expected)
         for (const row of rows) {
-          const entry = { ...row, at: DateTime.formatIso(row.at) }
-          entries++
+          const entry = { ...row, id: row.chain_seq, at: DateTime.formatIso(row.at) }
           const intact =
-            entry.id === expectedId &&
+            row.chain_seq === expected &&
             entry.prev_hash === prevHash &&
             chainHash(key, prevHash, entry) === entry.hash
           if (!intact) {
-            firstInvalid = Option.some(entry.id === expectedId ? entry.id : expectedId)
+            firstInvalid = Option.some(expected)
             break
           }
+          walked++
           prevHash = entry.hash
-          expectedId++
+          expected++
         }
         if (rows.length < VERIFY_BATCH) break
       }
-      if (Option.isSome(firstInvalid)) {
-        entries = (yield* countAll(undefined)).total
-      }
+      // Counted after the walk: a row sealed meanwhile was pending when the walk
+      // passed, and is reported as pending, so entries = sealed + pending.
+      const now = yield* counts(undefined)
+      const total = now.sealed + now.pending
+      const sealed = Option.isNone(firstInvalid) ? walked : now.sealed
       return new AuditVerification({
         valid: Option.isNone(firstInvalid),
-        entries,
-        first_invalid_id: Option.getOrNull(firstInvalid)
+        entries: total,
+        first_invalid_id: Option.getOrNull(firstInvalid),
+        sealed,
+        pending: total - sealed
       })
     }).pipe(rowDefect, sqlDefect, Effect.withSpan("AuditLog.verify"))
 

@@ -202,6 +202,86 @@ const createEventDeadLetters = Effect.flatMap(SqlClient.SqlClient, (sql) =>
   ], { discard: true })
 )
 
+/**
+ * Outbox order without a lock (issue 10): each event row records the id of
+ * the transaction that wrote it. Consumers read only below the horizon
+ * `pg_snapshot_xmin(pg_current_snapshot())` in (txid, seq) order, so a
+ * transaction still open never has its rows skipped. Existing rows all take
+ * this migration's id (ADD COLUMN evaluates the default once), which keeps
+ * them in seq order and before every later transaction; so an existing
+ * cursor at seq N becomes the position (this txid, N): the same events are
+ * behind it as before.
+ */
+const eventsTxid = Effect.flatMap(SqlClient.SqlClient, (sql) =>
+  Effect.all([
+    sql`ALTER TABLE events ADD COLUMN txid xid8 NOT NULL DEFAULT pg_current_xact_id()`,
+    sql`CREATE INDEX events_txid_seq_idx ON events (txid, seq)`,
+    sql`ALTER TABLE event_consumers ADD COLUMN cursor_txid xid8`,
+    sql`UPDATE event_consumers SET cursor_txid = pg_current_xact_id()`,
+    sql`ALTER TABLE event_consumers ALTER COLUMN cursor_txid SET NOT NULL`
+  ], { discard: true })
+)
+
+/**
+ * Audit chain without a lock (issue 10): rows are inserted unsealed (no chain
+ * position, no hashes) by concurrent writers, with `id` from a sequence
+ * (allocation order) and the writing transaction's id; the leased sealer
+ * (audit/AuditSealer.ts) later gives them consecutive `chain_seq` values and
+ * their hashes. Existing rows are sealed as they are: chain_seq = id, which
+ * is the "id" their HMAC was computed over, so an existing chain verifies
+ * unchanged. The append-only trigger now allows exactly one update: sealing
+ * an unsealed row without changing its content.
+ */
+const auditSealing = Effect.flatMap(SqlClient.SqlClient, (sql) =>
+  Effect.all([
+    sql`ALTER TABLE audit_log
+      ADD COLUMN chain_seq bigint UNIQUE,
+      ADD COLUMN txid xid8 NOT NULL DEFAULT pg_current_xact_id(),
+      ALTER COLUMN prev_hash DROP NOT NULL,
+      ALTER COLUMN hash DROP NOT NULL`,
+    sql`ALTER TABLE audit_log DISABLE TRIGGER audit_log_no_update`,
+    sql`UPDATE audit_log SET chain_seq = id`,
+    sql`ALTER TABLE audit_log ENABLE TRIGGER audit_log_no_update`,
+    sql`ALTER TABLE audit_log ADD CONSTRAINT audit_log_sealed_whole
+      CHECK ((chain_seq IS NULL AND prev_hash IS NULL AND hash IS NULL)
+          OR (chain_seq IS NOT NULL AND prev_hash IS NOT NULL AND hash IS NOT NULL))`,
+    sql`CREATE SEQUENCE audit_log_id_seq OWNED BY audit_log.id`,
+    sql`SELECT setval('audit_log_id_seq', COALESCE((SELECT max(id) FROM audit_log), 0) + 1, false)`,
+    sql`ALTER TABLE audit_log ALTER COLUMN id SET DEFAULT nextval('audit_log_id_seq')`,
+    sql`CREATE INDEX audit_log_unsealed_idx ON audit_log (txid, id) WHERE chain_seq IS NULL`,
+    sql`CREATE OR REPLACE FUNCTION audit_log_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        IF TG_OP = 'UPDATE' AND OLD.chain_seq IS NULL AND NEW.chain_seq IS NOT NULL
+           AND NEW.id = OLD.id AND NEW.txid = OLD.txid AND NEW.at = OLD.at AND NEW.actor = OLD.actor
+           AND NEW.actor_kind = OLD.actor_kind AND NEW.action = OLD.action AND NEW.target_type = OLD.target_type
+           AND NEW.target_id IS NOT DISTINCT FROM OLD.target_id AND NEW.details = OLD.details THEN
+          RETURN NEW;
+        END IF;
+        RAISE EXCEPTION 'audit_log is append-only';
+      END $$`,
+    // One sealer at a time across instances: whoever holds this lease.
+    sql`CREATE TABLE audit_sealer (
+      singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+      lease_owner text,
+      lease_until timestamptz
+    )`,
+    sql`INSERT INTO audit_sealer (singleton) VALUES (true)`
+  ], { discard: true })
+)
+
+/**
+ * Rules that the journal lock used to enforce by serialising writers, now
+ * held by the database: one machine per hostname (case-insensitive), as
+ * registration has always answered (409 HostnameTaken). The plain index of
+ * 0007 is replaced by a unique one.
+ */
+const uniqueHostname = Effect.flatMap(SqlClient.SqlClient, (sql) =>
+  Effect.all([
+    sql`CREATE UNIQUE INDEX machines_hostname_lower_key ON machines (lower(hostname))`,
+    sql`DROP INDEX machines_hostname_lower_idx`
+  ], { discard: true })
+)
+
 export const coreMigrations: MigrationSet = {
   "0001_operator_tokens": createOperators,
   "0002_machines": createMachines,
@@ -212,5 +292,8 @@ export const coreMigrations: MigrationSet = {
   "0007_machines_hostname_lower": indexLowerHostname,
   "0008_enrollment_challenge_credential": keepOutstandingCredential,
   "0009_operator_token_scopes": operatorTokenScopes,
-  "0010_event_dead_letters": createEventDeadLetters
+  "0010_event_dead_letters": createEventDeadLetters,
+  "0011_events_txid": eventsTxid,
+  "0012_audit_sealing": auditSealing,
+  "0013_machines_hostname_unique": uniqueHostname
 }

@@ -151,8 +151,9 @@ export class Enrollment extends Effect.Service<Enrollment>()("@itl-attestation/c
         const actor: Actor = { name: fingerprint, kind: "machine" }
         return yield* events.transaction(
           Effect.gen(function* () {
-            let machine = Option.getOrUndefined(yield* repo.findByFingerprint(fingerprint))
-            const created = machine === undefined
+            // Locked: a challenge for this EK is decided by one registration at a time.
+            let machine = Option.getOrUndefined(yield* repo.findByFingerprintForUpdate(fingerprint))
+            let created = machine === undefined
             if (machine === undefined) {
               const retryAfter = limits.registrations.blocked(clientAddress)
               if (retryAfter !== undefined) return yield* new RegistrationRateLimited({ clientAddress, retryAfterSeconds: retryAfter })
@@ -165,17 +166,23 @@ export class Enrollment extends Effect.Service<Enrollment>()("@itl-attestation/c
                 hostname: payload.hostname,
                 hardware: payload.hardware ?? {}
               }))
-              // Lost a race with a concurrent registration of the same EK: that one created it.
-              if (inserted === undefined) return yield* Effect.die(new Error(`concurrent registration of ${fingerprint}`))
-              machine = inserted
-              limits.registrations.hit(clientAddress)
-              yield* audit.append(actor, {
-                action: "machine.registered",
-                targetType: "machine",
-                targetId: machine.id,
-                details: { hostname: machine.hostname, ek_fingerprint: fingerprint }
-              })
-              yield* events.append(machineEvent("machine.registered", machine))
+              if (inserted === undefined) {
+                // Lost a race with a concurrent registration of the same EK, which
+                // has committed (the insert waited for it): answer as a repeat does.
+                machine = Option.getOrUndefined(yield* repo.findByFingerprintForUpdate(fingerprint))
+                if (machine === undefined) return yield* Effect.die(new Error(`machine of ${fingerprint} vanished during registration`))
+                created = false
+              } else {
+                machine = inserted
+                limits.registrations.hit(clientAddress)
+                yield* audit.append(actor, {
+                  action: "machine.registered",
+                  targetType: "machine",
+                  targetId: machine.id,
+                  details: { hostname: machine.hostname, ek_fingerprint: fingerprint }
+                })
+                yield* events.append(machineEvent("machine.registered", machine))
+              }
             }
             const certVerified = certificate.right.verified
             const answer = (challenge: CredentialChallenge | null) => {

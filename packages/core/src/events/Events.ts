@@ -6,9 +6,14 @@
  * subscribers are woken; durable consumers read the `events` table from their
  * own cursor, so a crash between commit and delivery loses nothing.
  *
- * Ordering: every transaction that appends takes the journal lock first, so
- * events commit in `seq` order and a consumer reading `seq > cursor` never
- * skips a row that commits later with a smaller seq.
+ * Ordering without a lock: writers append concurrently, so events do not
+ * commit in `seq` order. Each row records its transaction's id (`txid`,
+ * xid8); a durable consumer keeps its position as (txid, seq) and reads only
+ * rows whose txid is below the horizon `pg_snapshot_xmin(pg_current_snapshot())`,
+ * below which every transaction has ended. A transaction still open holds a
+ * txid at or above the horizon, so its rows are read once it commits, never
+ * skipped. Delivery order is (txid, seq): transaction-id order (when each
+ * writer first wrote), not commit order; within one transaction, seq order.
  *
  * Every appended event is checked against the EventCatalog: an undeclared type
  * or a payload that does not match its declaration is a programming error
@@ -21,13 +26,11 @@ import { DomainEvent, StoredEvent } from "./Event.js"
 import { EventCatalog } from "./EventCatalog.js"
 import { describeCause } from "./describeCause.js"
 
-/** Advisory lock taken by every journaled transaction (audit rows and events). */
-export const JOURNAL_LOCK_KEY = 7_316_002
-
 /** Events appended by the current transaction, published once it commits. */
 const pendingEvents = FiberRef.unsafeMake<Array<StoredEvent> | undefined>(undefined)
 
 interface EventRow {
+  readonly txid?: string
   readonly seq: string
   readonly id: string
   readonly event_type: string
@@ -137,6 +140,17 @@ const toStatus = (row: ConsumerRow) =>
     dead_letters: Number(row.dead_letters)
   })
 
+/**
+ * A durable consumer's position in the outbox: the (txid, seq) of the last
+ * event it handled; txid is an xid8 as text (it exceeds 2^53).
+ */
+export interface Position {
+  readonly txid: string
+  readonly seq: number
+}
+
+const samePosition = (a: Position, b: Position) => a.txid === b.txid && a.seq === b.seq
+
 /** Consumer names: stable identifiers, e.g. `webhooks.delivery` (also a path parameter of the consumer endpoints). */
 export const CONSUMER_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,199}$/
 
@@ -160,8 +174,9 @@ export class Events extends Effect.Service<Events>()("@itl-attestation/core/Even
       events.length === 0 ? Effect.void : PubSub.publishAll(committed, events)
 
     /**
-     * Runs `effect` in one SQL transaction holding the journal lock; events it
-     * appends are published to in-process subscribers only after the commit.
+     * Runs `effect` in one SQL transaction; events it appends are published
+     * to in-process subscribers only after the commit. No lock: concurrent
+     * transactions append concurrently (see the ordering note above).
      */
     const transaction = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
       Effect.gen(function* () {
@@ -170,18 +185,12 @@ export class Events extends Effect.Service<Events>()("@itl-attestation/core/Even
         const pending: Array<StoredEvent> = []
         // Uninterruptible: when a client disconnects mid-request the handler's
         // fiber is interrupted, and @effect/sql-pg would cancel the running
-        // statement through the same pool — which, under load, is full of
-        // transactions waiting for the journal lock this one holds. The cancel
-        // then waits out its 5 s timeout while every journaled write stalls
-        // (found by the registration bench). A short transaction that always
-        // runs to its commit or rollback is the better trade.
+        // statement through the same pool, waiting out its 5 s timeout when
+        // the pool is busy (found by the registration bench). A short
+        // transaction that always runs to its commit or rollback is the
+        // better trade.
         const result = yield* Effect.uninterruptible(
-          sql.withTransaction(
-            sql`SELECT pg_advisory_xact_lock(${JOURNAL_LOCK_KEY})`.pipe(
-              Effect.zipRight(effect),
-              Effect.locally(pendingEvents, pending)
-            )
-          )
+          sql.withTransaction(effect.pipe(Effect.locally(pendingEvents, pending)))
         )
         yield* publishAll(pending)
         return result
@@ -223,10 +232,19 @@ export class Events extends Effect.Service<Events>()("@itl-attestation/core/Even
     /** A scoped queue of events committed by this instance from now on. */
     const subscribe = PubSub.subscribe(committed)
 
-    const readAfter = (cursor: number, limit: number) =>
+    /**
+     * Up to `limit` events after `position`, in (txid, seq) order, only from
+     * transactions below the horizon (all ended): a row of a transaction still
+     * open is never passed over, it is read once that transaction commits.
+     */
+    const readAfter = (position: Position, limit: number) =>
       sql<EventRow>`
-        SELECT seq::text AS seq, id, event_type, timestamp, machine_id, data FROM events
-        WHERE events.seq > ${cursor} ORDER BY events.seq LIMIT ${limit}`.pipe(Effect.flatMap(Effect.forEach(toStored)))
+        SELECT txid::text AS txid, seq::text AS seq, id, event_type, timestamp, machine_id, data FROM events
+        WHERE (events.txid, events.seq) > (${position.txid}::xid8, ${position.seq})
+          AND events.txid < pg_snapshot_xmin(pg_current_snapshot())
+        ORDER BY events.txid, events.seq LIMIT ${limit}`.pipe(
+        Effect.flatMap(Effect.forEach((row) => Effect.map(toStored(row), (event) => ({ event, position: { txid: row.txid!, seq: event.seq } }))))
+      )
 
     const readOne = (seq: number) =>
       sql<EventRow>`
@@ -238,7 +256,7 @@ export class Events extends Effect.Service<Events>()("@itl-attestation/core/Even
     const consumers = (name?: string) =>
       sql<ConsumerRow>`
         SELECT c.name, c.cursor::text AS cursor,
-               (SELECT count(*) FROM events e WHERE e.seq > c.cursor)::text AS lag,
+               (SELECT count(*) FROM events e WHERE (e.txid, e.seq) > (c.cursor_txid, c.cursor))::text AS lag,
                c.stopped_at, c.stopped_by,
                (c.lease_owner IS NOT NULL AND c.lease_until > now()) AS active,
                (SELECT count(*) FROM event_dead_letters d WHERE d.consumer = c.name AND d.replayed_at IS NULL)::text AS dead_letters
@@ -281,33 +299,44 @@ export class Events extends Effect.Service<Events>()("@itl-attestation/core/Even
         nudges.set(name, nudge)
         yield* Effect.addFinalizer(() => Effect.sync(() => nudges.get(name) === nudge && nudges.delete(name)))
 
-        const start = options.startAt === "beginning" ? sql`0` : sql`(SELECT COALESCE(MAX(seq), 0) FROM events)`
-        yield* sql`INSERT INTO event_consumers (name, cursor) VALUES (${name}, ${start})
-          ON CONFLICT (name) DO NOTHING`
+        // "end": after the last event of the transactions already ended; events of
+        // transactions still open are delivered (they commit after this start).
+        yield* options.startAt === "beginning"
+          ? sql`INSERT INTO event_consumers (name, cursor, cursor_txid) VALUES (${name}, 0, '0'::xid8)
+              ON CONFLICT (name) DO NOTHING`
+          : sql`INSERT INTO event_consumers (name, cursor, cursor_txid)
+              SELECT ${name}, COALESCE(last.seq, 0), COALESCE(last.txid, '0'::xid8)
+              FROM (SELECT 1) one LEFT JOIN LATERAL (
+                SELECT seq, txid FROM events WHERE txid < pg_snapshot_xmin(pg_current_snapshot())
+                ORDER BY txid DESC, seq DESC LIMIT 1) last ON true
+              ON CONFLICT (name) DO NOTHING`
 
         /** Takes or renews the lease; None when stopped or another instance holds it. */
-        const claim = sql<{ cursor: string }>`
+        const claim = sql<{ cursor: string; cursor_txid: string }>`
           UPDATE event_consumers
           SET lease_owner = ${instanceId}, lease_until = now() + make_interval(secs => ${leaseSeconds}), updated_at = now()
           WHERE name = ${name} AND stopped_at IS NULL
             AND (lease_owner IS NULL OR lease_owner = ${instanceId} OR lease_until < now())
-          RETURNING cursor::text AS cursor`.pipe(Effect.map((rows) => Option.map(Option.fromNullable(rows[0]), (r) => Number(r.cursor))))
+          RETURNING cursor::text AS cursor, cursor_txid::text AS cursor_txid`.pipe(
+            Effect.map((rows) => Option.map(Option.fromNullable(rows[0]), (r): Position => ({ txid: r.cursor_txid, seq: Number(r.cursor) })))
+          )
 
-        /** Moves the cursor past `seq` and renews the lease; false when the lease was lost. */
-        const advance = (seq: number) =>
+        /** Moves the cursor to `to` (an event's position) and renews the lease; false when the lease was lost. */
+        const advance = (to: Position) =>
           sql<{ name: string }>`UPDATE event_consumers
-              SET cursor = ${seq}, lease_until = now() + make_interval(secs => ${leaseSeconds}), updated_at = now()
-              WHERE name = ${name} AND lease_owner = ${instanceId} AND cursor < ${seq}
+              SET cursor = ${to.seq}, cursor_txid = ${to.txid}::xid8,
+                  lease_until = now() + make_interval(secs => ${leaseSeconds}), updated_at = now()
+              WHERE name = ${name} AND lease_owner = ${instanceId} AND (cursor_txid, cursor) < (${to.txid}::xid8, ${to.seq})
               RETURNING name`.pipe(Effect.map((rows) => rows.length > 0))
 
-        const deadLetter = (event: StoredEvent, attempts: number, lastError: string) =>
+        const deadLetter = (event: StoredEvent, at: Position, attempts: number, lastError: string) =>
           sql
             .withTransaction(
               Effect.gen(function* () {
                 yield* sql`INSERT INTO event_dead_letters (consumer, event_seq, event_id, event_type, attempts, last_error)
                   VALUES (${name}, ${event.seq}, ${event.id}, ${event.event_type}, ${attempts}, ${lastError})
                   ON CONFLICT (consumer, event_seq) DO NOTHING`
-                if (!(yield* advance(event.seq))) return yield* new LostLease()
+                if (!(yield* advance(at))) return yield* new LostLease()
               })
             )
             .pipe(
@@ -324,20 +353,20 @@ export class Events extends Effect.Service<Events>()("@itl-attestation/core/Even
           Duration.min(Duration.times(retryDelay, 2 ** (attempt - 1)), maxRetryDelay)
 
         /** Handles one event to its end: true when the cursor passed it, false when this instance must stop (stopped, lease lost). */
-        const deliver = (event: StoredEvent, cursorBefore: number) =>
+        const deliver = (event: StoredEvent, at: Position, cursorBefore: Position) =>
           Effect.gen(function* () {
             for (let attempt = 1; ; attempt++) {
               const exit = yield* Effect.exit(options.handle(event))
-              if (Exit.isSuccess(exit)) return yield* advance(event.seq)
+              if (Exit.isSuccess(exit)) return yield* advance(at)
               const error = describeCause(exit.cause)
-              if (attempt >= maxAttempts) return yield* deadLetter(event, attempt, error)
+              if (attempt >= maxAttempts) return yield* deadLetter(event, at, attempt, error)
               yield* Effect.logWarning(
                 `event consumer ${name}: event ${event.seq} (${event.event_type}) failed (attempt ${attempt} of ${maxAttempts}); retrying: ${error}`
               )
               yield* Effect.sleep(backoff(attempt))
               // Still ours, not stopped, and nobody moved the cursor meanwhile.
               const still = yield* claim
-              if (Option.isNone(still) || still.value !== cursorBefore) return false
+              if (Option.isNone(still) || !samePosition(still.value, cursorBefore)) return false
             }
           })
 
@@ -377,9 +406,9 @@ export class Events extends Effect.Service<Events>()("@itl-attestation/core/Even
           yield* runReplays
           const batch = yield* readAfter(cursor.value, batchSize)
           let at = cursor.value
-          for (const event of batch) {
-            if (!(yield* deliver(event, at))) return false
-            at = event.seq
+          for (const { event, position } of batch) {
+            if (!(yield* deliver(event, position, at))) return false
+            at = position
           }
           return batch.length === batchSize
         })

@@ -8,6 +8,8 @@ import { SqlClient, SqlSchema } from "@effect/sql"
 import { Effect, Schema } from "effect"
 import { Bytes } from "../db/columns.js"
 import { rowDefect } from "../db/rowDefect.js"
+import { uniqueViolation } from "../db/uniqueViolation.js"
+import { HostnameTaken } from "../enrollment/EnrollmentErrors.js"
 import { Hardware, MachineId, MachineRecord, MachineStatus } from "./Machine.js"
 
 export { toMachine } from "./Machine.js"
@@ -73,6 +75,14 @@ export class MachineRepo extends Effect.Service<MachineRepo>()("@itl-attestation
         execute: (fingerprint) => sql`SELECT * FROM machines WHERE ek_fingerprint = ${fingerprint}`
       })(fingerprint).pipe(rowDefect)
 
+    /** As findByFingerprint, locking the row until the transaction ends (registration of a known EK). */
+    const findByFingerprintForUpdate = (fingerprint: string) =>
+      SqlSchema.findOne({
+        Request: Schema.String,
+        Result: MachineRecord,
+        execute: (fingerprint) => sql`SELECT * FROM machines WHERE ek_fingerprint = ${fingerprint} FOR UPDATE`
+      })(fingerprint).pipe(rowDefect)
+
     /** Hostnames are compared case-insensitively, as DNS does. */
     const findByHostname = (hostname: string) =>
       SqlSchema.findAll({
@@ -81,7 +91,12 @@ export class MachineRepo extends Effect.Service<MachineRepo>()("@itl-attestation
         execute: (hostname) => sql`SELECT * FROM machines WHERE lower(hostname) = lower(${hostname})`
       })(hostname).pipe(rowDefect)
 
-    /** Inserts unless the EK is already known; some(row) only when it was inserted. */
+    /**
+     * Inserts unless the EK is already known; some(row) only when it was
+     * inserted. A hostname another machine holds (case-insensitively, the
+     * unique index machines_hostname_lower_key) fails with HostnameTaken: the
+     * index, not a prior lookup, is what holds against concurrent registrations.
+     */
     const insert = (machine: NewMachine) =>
       SqlSchema.findOne({
         Request: NewMachine,
@@ -90,7 +105,13 @@ export class MachineRepo extends Effect.Service<MachineRepo>()("@itl-attestation
           sql`INSERT INTO machines (ek_fingerprint, ek_public_pem, ek_certificate, hostname, hardware, status)
             VALUES (${m.ek_fingerprint}, ${m.ek_public_pem}, ${m.ek_certificate}, ${m.hostname}, ${m.hardware}::jsonb, 'pending_approval')
             ON CONFLICT (ek_fingerprint) DO NOTHING RETURNING *`
-      })(machine).pipe(rowDefect)
+      })(machine).pipe(
+        rowDefect,
+        Effect.catchIf(
+          (error) => uniqueViolation(error, "machines_hostname_lower_key"),
+          () => Effect.fail(new HostnameTaken({ hostname: machine.hostname }))
+        )
+      )
 
     /** Call with the row locked (findByIdForUpdate): the machine is there. */
     const updateStatus = (update: typeof StatusUpdate.Type) =>
@@ -144,6 +165,6 @@ export class MachineRepo extends Effect.Service<MachineRepo>()("@itl-attestation
         return { rows, total }
       }).pipe(rowDefect)
 
-    return { findById, findByIdForUpdate, findByFingerprint, findByHostname, insert, updateStatus, remove, list, markEnrolled } as const
+    return { findById, findByIdForUpdate, findByFingerprint, findByFingerprintForUpdate, findByHostname, insert, updateStatus, remove, list, markEnrolled } as const
   })
 }) {}
