@@ -1,18 +1,10 @@
 /**
  * What both floors (floor.js, secretsFloor.js) share: the database opened the
- * way the real server opens it, the audit chain's canonical JSON, and an error
- * carrying an HTTP status.
+ * way the real server opens it, and an error carrying an HTTP status. (Audit
+ * rows are written unsealed, as the server writes them: neither floor hashes.)
  */
 import * as path from "node:path"
 import pg from "pg"
-
-/** JSON with sorted keys at every depth, as the audit chain hashes it (core audit/chain.ts). */
-export const canonical = (value) => {
-  if (value === null || typeof value !== "object") return JSON.stringify(value) ?? "null"
-  if (Array.isArray(value)) return `[${value.map(canonical).join(",")}]`
-  const keys = Object.keys(value).filter((k) => value[k] !== undefined).sort()
-  return `{${keys.map((k) => `${JSON.stringify(k)}:${canonical(value[k])}`).join(",")}}`
-}
 
 export class HttpError extends Error {
   constructor(status, message) {
