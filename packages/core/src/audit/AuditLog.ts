@@ -19,6 +19,7 @@ import { loadDataKey } from "../keyring/DataKeys.js"
 import { type Actor, ActorKind, AuditEntry, AuditPage, AuditVerification } from "./AuditEntry.js"
 import { releaseSealLease, sealPass } from "./AuditSealer.js"
 import { chainHash, GENESIS_HASH } from "./chain.js"
+import { traced } from "../observability/traced.js"
 
 export interface AuditRecord {
   readonly action: string
@@ -132,7 +133,7 @@ export class AuditLog extends Effect.Service<AuditLog>()("@itl-attestation/core/
           VALUES (${new Date()}, ${actor.name}, ${actor.kind}, ${record.action},
                   ${record.targetType}, ${record.targetId}, ${JSON.stringify(record.details ?? {})}::jsonb)`
         yield* Queue.offer(wake, undefined)
-      }).pipe(Effect.withSpan("AuditLog.append", { attributes: { action: record.action } }))
+      }).pipe(traced("AuditLog.append", { attributes: { action: record.action } }))
 
     /** Needs `audit:read`, like `verify`. */
     const list = (filter: AuditFilter) =>
@@ -159,7 +160,7 @@ export class AuditLog extends Effect.Service<AuditLog>()("@itl-attestation/core/
             sql`SELECT * FROM audit_log WHERE ${where} ORDER BY id DESC LIMIT ${filter.limit} OFFSET ${filter.offset}`
         })(undefined)
         return new AuditPage({ entries: rows.map(toEntry), total, limit: filter.limit, offset: filter.offset })
-      }).pipe(rowDefect, sqlDefect, Effect.withSpan("AuditLog.list"))
+      }).pipe(rowDefect, sqlDefect, traced("AuditLog.list"))
 
     /**
      * Walks the sealed chain in chain_seq order (1, 2, 3, … without a gap);
@@ -203,7 +204,7 @@ export class AuditLog extends Effect.Service<AuditLog>()("@itl-attestation/core/
         sealed,
         pending: total - sealed
       })
-    }).pipe(rowDefect, sqlDefect, Effect.withSpan("AuditLog.verify"))
+    }).pipe(rowDefect, sqlDefect, traced("AuditLog.verify"))
 
     return { append, list, verify } as const
   })
