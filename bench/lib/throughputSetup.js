@@ -46,14 +46,12 @@ const enrollMachine = async (url, adminToken, i) => {
   await call(url, "POST", `/api/v1/machines/${id}/approve`, { token: adminToken, body: {} })
   const challenge = await call(url, "POST", "/api/v1/attest/challenge", { body: { machine_id: id } })
   const attested = await call(url, "POST", "/api/v1/attest", { body: tpm.quote(id, challenge.nonce) })
-  await call(url, "POST", `/api/v1/secrets/machines/${id}/secrets`, {
-    token: adminToken,
-    body: { name: MACHINE_SECRET_NAME, value: crypto.randomBytes(24).toString("base64") }
-  })
-  return { id, hostname, tpm, session: attested.session_token, fingerprint: attested.machine.ek_fingerprint }
+  const secretValue = crypto.randomBytes(24).toString("base64")
+  await call(url, "POST", `/api/v1/secrets/machines/${id}/secrets`, { token: adminToken, body: { name: MACHINE_SECRET_NAME, value: secretValue } })
+  return { id, hostname, tpm, secretValue, session: attested.session_token, fingerprint: attested.machine.ek_fingerprint }
 }
 
-/** Everything the scenarios need; `machines[i]` = { id, hostname, tpm, session, fingerprint }. */
+/** Everything the scenarios need; `machines[i]` = { id, hostname, tpm, secretValue, session, fingerprint }. */
 export const setUpThroughput = async (url, adminToken, count, log) => {
   const operatorToken = await createOperatorToken(url, adminToken)
   log(`enrolling ${count} machines with software TPMs (RSA-2048 EKs take a while)`)
@@ -61,13 +59,11 @@ export const setUpThroughput = async (url, adminToken, count, log) => {
   await eachParallel(count, 8, async (i) => {
     machines[i] = await enrollMachine(url, adminToken, i)
   })
-  const shared = await call(url, "POST", "/api/v1/shared-secrets", {
-    token: adminToken,
-    body: { name: SHARED_SECRET_NAME, value: crypto.randomBytes(768).toString("base64") } // 1 KiB of base64
-  })
+  const sharedValue = crypto.randomBytes(768).toString("base64") // 1 KiB of base64
+  const shared = await call(url, "POST", "/api/v1/shared-secrets", { token: adminToken, body: { name: SHARED_SECRET_NAME, value: sharedValue } })
   await call(url, "POST", `/api/v1/shared-secrets/${shared.shared_secret_id}/access`, {
     token: adminToken,
     body: { machine_ids: machines.map((m) => m.id) }
   })
-  return { operatorToken, machines }
+  return { operatorToken, machines, sharedValue }
 }
