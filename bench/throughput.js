@@ -41,6 +41,10 @@ const list = (name, all) => {
 }
 const SCENARIO_LIST = list("BENCH_SCENARIOS", SCENARIOS)
 const TARGETS = list("BENCH_TARGETS", ["service", "effect", "bare"])
+if (SCENARIO_LIST.includes("attest") && MACHINES < CONNECTIONS) {
+  // Each connection's round trip holds one machine; shared machines would run into the service's nonce limit.
+  throw new Error(`the attestation round trip needs BENCH_MACHINES (${MACHINES}) >= BENCH_CONNECTIONS (${CONNECTIONS})`)
+}
 
 const program = (file) => fileURLToPath(new URL(`./lib/${file}`, import.meta.url))
 const PROGRAMS = { service: program("serverWithSecretVault.js"), effect: program("effectFloor.js"), bare: program("bareFloor.js") }
