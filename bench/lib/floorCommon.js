@@ -1,5 +1,5 @@
 /**
- * What both floors (floor.js, secretsFloor.js) share: the database opened the
+ * What the floors (floor.js, secretsFloor.js, bareFloor.js, effectFloor.js) share: the database opened the
  * way the real server opens it, and an error carrying an HTTP status. (Audit
  * rows are written unsealed, as the server writes them: neither floor hashes.)
  */
@@ -24,17 +24,29 @@ export const openDatabase = async (config) => {
     const pool = new pg.Pool({ connectionString: config.databaseUrl, max: 10 })
     return { pool, close: () => pool.end() }
   }
-  const { PGlite } = await import("@electric-sql/pglite")
-  const { PGLiteSocketServer } = await import("@electric-sql/pglite-socket")
-  const db = await PGlite.create(path.resolve(config.dataDir, "pgdata"))
-  const socket = new PGLiteSocketServer({ db, host: "127.0.0.1", port: 0, maxConnections: 16 })
-  await socket.start()
-  const [host, port] = socket.getServerConn().split(":")
-  const pool = new pg.Pool({ host, port: Number(port), user: "postgres", database: "postgres", max: 1 })
+  const embedded = await openEmbedded(config.dataDir)
+  const pool = new pg.Pool({ host: embedded.host, port: embedded.port, user: "postgres", database: "postgres", max: 1 })
   return {
     pool,
     close: async () => {
       await pool.end()
+      await embedded.close()
+    }
+  }
+}
+
+/** The embedded data directory opened with PGlite and served on a loopback TCP socket: { host, port, close }. */
+export const openEmbedded = async (dataDir) => {
+  const { PGlite } = await import("@electric-sql/pglite")
+  const { PGLiteSocketServer } = await import("@electric-sql/pglite-socket")
+  const db = await PGlite.create(path.resolve(dataDir, "pgdata"))
+  const socket = new PGLiteSocketServer({ db, host: "127.0.0.1", port: 0, maxConnections: 16 })
+  await socket.start()
+  const [host, port] = socket.getServerConn().split(":")
+  return {
+    host,
+    port: Number(port),
+    close: async () => {
       await socket.stop()
       await db.close()
     }
