@@ -2,8 +2,9 @@
  * Child program: the BARE FLOOR of the throughput bench (bench/throughput.js).
  * node:http and a `pg` Pool with as many connections as the service (10 on
  * PostgreSQL, 1 on PGlite), the service's SQL statements in the same
- * transactions, the same crypto and the same response JSON (floorWork.js), and
- * no framework. Answers the five scenarios' endpoints:
+ * transactions, the same crypto and the same response JSON (floorWork.js), the
+ * service's background audit sealing (floorSealer.js), and no framework.
+ * Answers the five scenarios' endpoints:
  *   GET  /api/v1/shared-secrets/by-name/{name}/value      (machine session)
  *   GET  /api/v1/secrets/machines/{id}/secrets/{name}     (machine session; TPM-wrapped)
  *   POST /api/v1/machines/register                        (PEM EK)
@@ -27,13 +28,33 @@ import {
   sealForTpm, selectionOf, SESSION_TTL_SECONDS, signedBy, SQL, UUID
 } from "./floorWork.js"
 import { resetRegistrations } from "./floorReset.js"
+import { startSealer } from "./floorSealer.js"
 
 const config = JSON.parse(process.argv[2])
 const MASTER_KEY = Buffer.from(config.masterKey, "hex")
 const MASTER_KEY_ID = keyIdOf(MASTER_KEY)
 const SHARED_KEY = Buffer.from(config.sharedMasterKey, "hex")
 
-const makeHandlers = (pool) => {
+/** The floor sealer's access to the pool (floorSealer.js). */
+const sealerDriver = (pool) => ({
+  query: async (text, params) => (await pool.query(text, params)).rows,
+  transaction: async (work) => {
+    const client = await pool.connect()
+    try {
+      await client.query("BEGIN")
+      const result = await work(async (text, params) => (await client.query(text, params)).rows)
+      await client.query("COMMIT")
+      return result
+    } catch (error) {
+      await client.query("ROLLBACK").catch(() => {})
+      throw error
+    } finally {
+      client.release()
+    }
+  }
+})
+
+const makeHandlers = (pool, sealer) => {
   const one = async (text, params) => (await pool.query(text, params)).rows[0]
 
   /** BEGIN … COMMIT on one pooled connection; ROLLBACK on any error. */
@@ -51,8 +72,10 @@ const makeHandlers = (pool) => {
       client.release()
     }
   }
-  const audit = (q, actor, action, targetType, targetId, details) =>
-    q(SQL.insertAudit, [new Date(), actor, "machine", action, targetType, targetId, JSON.stringify(details)])
+  const audit = async (q, actor, action, targetType, targetId, details) => {
+    await q(SQL.insertAudit, [new Date(), actor, "machine", action, targetType, targetId, JSON.stringify(details)])
+    sealer.wake()
+  }
   const event = (q, type, machineId, data) => q(SQL.insertEvent, [type, new Date(), machineId, JSON.stringify(data)])
 
   const lastUsedWritten = new Map()
@@ -224,7 +247,8 @@ const route = async (handlers, request) => {
 await serveUntilStopped(async () => {
   const database = await openDatabase(config)
   await resetRegistrations(database.pool, config.resetHostnamePrefix)
-  const handlers = makeHandlers(database.pool)
+  const sealer = startSealer(sealerDriver(database.pool))
+  const handlers = makeHandlers(database.pool, sealer)
 
   let inFlight = 0
   const server = http.createServer(async (request, response) => {
@@ -253,6 +277,7 @@ await serveUntilStopped(async () => {
       })
       // Handlers whose client went away are still running: let them finish before the pool ends.
       for (let waited = 0; inFlight > 0 && waited < 10_000; waited += 10) await new Promise((r) => setTimeout(r, 10))
+      await sealer.stop()
       await database.close()
     }
   }

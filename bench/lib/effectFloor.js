@@ -8,7 +8,8 @@
  * request and response shapes (effectFloorApi.js), and handlers issuing the service's SQL
  * statements in the same transactions with the same crypto (floorWork.js).
  * Best the stack can do: tracer disabled, no request logging, log level
- * Warning; no pipeline, no audit/event framework, inline SQL.
+ * Warning; no pipeline, no audit/event framework, inline SQL; the service's
+ * background audit sealing, its statements in an Effect fiber as the service runs it.
  *
  * argv[2]: JSON as bench/lib/bareFloor.js.
  */
@@ -16,11 +17,12 @@ import { HttpApiBuilder, HttpServer } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
 import { SqlClient } from "@effect/sql"
 import { PgClient } from "@effect/sql-pg"
-import { Effect, Layer, Logger, LogLevel, ManagedRuntime, Redacted } from "effect"
+import { Effect, Layer, Logger, LogLevel, ManagedRuntime, Queue, Redacted } from "effect"
 import * as crypto from "node:crypto"
 import { createServer } from "node:http"
 import { serveUntilStopped } from "./child.js"
 import { openEmbedded } from "./floorCommon.js"
+import { linkRows, SEAL_BATCH, SEAL_GAP_MS, SEAL_INTERVAL_MS, SEAL_LEASE_SECONDS, SEALER_SQL } from "./floorSealer.js"
 import {
   ACTIVE, DEFAULT_PCR_SELECTION, gcmOpen, generateToken, hashToken, keyIdOf, LAST_USED_PRECISION_MS, MAX_OUTSTANDING_NONCES,
   machineEventData, machineSecretAad, NO_CHALLENGE, NONCE_TTL_SECONDS, parsePemEk, parseQuote, pcrSelectionMatches,
@@ -70,7 +72,40 @@ const OperatorAuthLive = Layer.effect(OperatorAuth, Effect.gen(function* () {
 // ---- handlers: the service's statements, in its transactions (comments name the source of each)
 const audit = (sql, actor, action, targetType, targetId, details) =>
   sql`INSERT INTO audit_log (at, actor, actor_kind, action, target_type, target_id, details)
-    VALUES (${new Date()}, ${actor}, ${"machine"}, ${action}, ${targetType}, ${targetId}, ${JSON.stringify(details)}::jsonb)`
+    VALUES (${new Date()}, ${actor}, ${"machine"}, ${action}, ${targetType}, ${targetId}, ${JSON.stringify(details)}::jsonb)`.pipe(
+    Effect.zipRight(Queue.offer(sealerWake, undefined))
+  )
+
+// ---- the audit sealer, as the service runs it (core audit/AuditLog.ts, AuditSealer.ts; statements in floorSealer.js)
+const sealerWake = Effect.runSync(Queue.sliding(1))
+const sealerKey = crypto.randomBytes(32)
+const sealerOwner = crypto.randomUUID()
+const sealPass = Effect.gen(function* () {
+  const sql = yield* SqlClient.SqlClient
+  const [waiting] = yield* sql.unsafe(SEALER_SQL.pending)
+  if (waiting?.pending !== true) return 0
+  return yield* sql.withTransaction(Effect.gen(function* () {
+    const [{ horizon }] = yield* sql.unsafe(SEALER_SQL.horizon)
+    if ((yield* sql.unsafe(SEALER_SQL.lease, [sealerOwner, SEAL_LEASE_SECONDS, sealerOwner])).length === 0) return 0
+    const [last] = yield* sql.unsafe(SEALER_SQL.last)
+    const rows = yield* sql.unsafe(SEALER_SQL.unsealed, [horizon, SEAL_BATCH])
+    if (rows.length === 0) return 0
+    const sealed = linkRows(sealerKey, last, rows)
+    yield* sql.unsafe(SEALER_SQL.seal, [JSON.stringify(sealed)])
+    return sealed.length
+  }))
+})
+const sealing = sealPass.pipe(
+  Effect.flatMap((sealed) => sealed >= SEAL_BATCH
+    ? Effect.void
+    : Effect.zipRight(Effect.sleep(SEAL_GAP_MS), Queue.take(sealerWake).pipe(Effect.timeout(SEAL_INTERVAL_MS), Effect.ignore))),
+  Effect.catchAllCause((cause) => Effect.logWarning("floor sealer pass failed", cause)),
+  Effect.forever
+)
+const SealerLive = Layer.scopedDiscard(Effect.gen(function* () {
+  yield* Effect.forkScoped(sealing)
+  yield* Effect.addFinalizer(() => Effect.flatMap(SqlClient.SqlClient, (sql) => sql.unsafe(SEALER_SQL.release, [sealerOwner])).pipe(Effect.ignore))
+}))
 const event = (sql, type, machineId, data) =>
   sql`INSERT INTO events (event_type, timestamp, machine_id, data)
     VALUES (${type}, ${new Date()}, ${machineId}, ${JSON.stringify(data)}::jsonb)
@@ -219,6 +254,7 @@ await serveUntilStopped(async () => {
       MachinesLive.pipe(Layer.provide(OperatorAuthLive))
     ]))),
     Layer.provideMerge(NodeHttpServer.layer(createServer, { port: 0, host: "127.0.0.1" })),
+    Layer.provideMerge(SealerLive),
     Layer.provideMerge(database),
     Layer.provide(Layer.setTracerEnabled(false)),
     Layer.provide(Logger.minimumLogLevel(LogLevel.Warning))
