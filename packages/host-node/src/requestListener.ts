@@ -63,7 +63,6 @@ export const createRequestListener = (options: RequestListenerOptions): Embedded
   ).pipe(
     Layer.provideMerge(AttestationApp.layer(options)),
     Layer.provide(HttpLayerRouter.layer),
-    Layer.provide(NodeHttpServer.layerContext),
     Layer.provide(options.config ?? AppConfig.Default)
   )
   const runtime = ManagedRuntime.make(handler)

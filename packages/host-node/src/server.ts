@@ -82,8 +82,7 @@ export const serverLayer = (options: ServerOptions = {}) =>
         Layer.provideMerge(listener),
         Layer.provideMerge(app),
         Layer.provide(HttpLayerRouter.layer),
-        Layer.provide(Layer.succeed(ClientCertificateSubject, clientCertificateSubject)),
-        Layer.provideMerge(NodeHttpServer.layerContext)
+        Layer.provide(Layer.succeed(ClientCertificateSubject, clientCertificateSubject))
       )
       const info = Layer.effect(
         RunningServer,
