@@ -12,7 +12,9 @@ const STOP_TIMEOUT_MS = 30_000
 export const startChild = (program, config, { quiet = false } = {}) =>
   new Promise((resolve, reject) => {
     // quiet: the child's stdout (its log lines) is discarded, for callers that print a report there.
-    const child = fork(program, [JSON.stringify(config)], { stdio: ["ignore", quiet ? "ignore" : "inherit", "inherit", "ipc"] })
+    // BENCH_PROFILE_DIR: each system under test writes a V8 CPU profile there when it exits.
+    const profile = process.env.BENCH_PROFILE_DIR ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`] : []
+    const child = fork(program, [JSON.stringify(config)], { execArgv: profile, stdio: ["ignore", quiet ? "ignore" : "inherit", "inherit", "ipc"] })
     const timer = setTimeout(() => {
       child.kill("SIGKILL")
       reject(new Error(`${program} did not start within ${START_TIMEOUT_MS / 1000} s`))
