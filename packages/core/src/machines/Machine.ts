@@ -102,7 +102,11 @@ export class MachineRecord extends Schema.Class<MachineRecord>("MachineRecord")(
   failed_attestations: Schema.Number
 }) {}
 
-/** The API's view of a machine: no keys, no policy. */
+/**
+ * The API's view of a machine: no keys, no policy. Built without a second
+ * validation: the record was decoded from its row, and the response encoder
+ * checks the result against `Machine` again on the way out.
+ */
 export const toMachine = (record: MachineRecord) =>
   new Machine({
     id: record.id,
@@ -122,7 +126,7 @@ export const toMachine = (record: MachineRecord) =>
     approved_at: record.approved_at,
     approved_by: record.approved_by,
     last_attested_at: record.last_attested_at
-  })
+  }, true)
 
 export class RegisterMachine extends Schema.Class<RegisterMachine>("RegisterMachine")({
   /** PEM SubjectPublicKeyInfo, or base64 of a TPM2B_PUBLIC (as written by `tpm2_createek -u`). */
