@@ -58,7 +58,7 @@ export const DeliveryWorker = Layer.scopedDiscard(
     const wake = yield* DeliveryWake
     const config = yield* webhookConfig
     const instance = crypto.randomUUID()
-    const leaseSeconds = Math.ceil(config.timeoutMs / 1000) + 10
+    const leaseSeconds = Math.ceil(config.timeoutMs / 1000) + 5
     const attempts = config.schedule.length + 1
 
     // --- fan-out -------------------------------------------------------------
