@@ -79,6 +79,7 @@ const deliveryDetails = (d: Delivery) =>
 const add = command({
   name: "add",
   summary: "Register a webhook (prints a generated secret once when --secret is not given)",
+  description: "Here --url is the webhook's endpoint; the server's URL comes from ITL_URL or the profile.",
   examples: [
     {
       command: "attestation webhook add --url https://hooks.example.com/attestation --events machine.approved,machine.revoked --secret \"$WEBHOOK_SECRET\"",
@@ -140,7 +141,9 @@ const get = command({
 const update = command({
   name: "update",
   summary: "Change a webhook's URL, events, secret or enabled state",
-  description: "A new --secret replaces the old one, which keeps signing (a second signature) for 24 hours.",
+  description:
+    "A new --secret replaces the old one, which keeps signing (a second signature) for 24 hours. Here --url is the " +
+    "webhook's endpoint; the server's URL comes from ITL_URL or the profile.",
   examples: [
     { command: `attestation webhook update ${WEBHOOK} --enabled false`, description: "Stop delivering to it" },
     { command: `attestation webhook update ${WEBHOOK} --secret "$NEW_SECRET"`, description: "Rotate its secret" }
