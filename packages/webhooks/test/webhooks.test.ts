@@ -338,9 +338,22 @@ describe("delivery", () => {
     await closed.close()
     const hook = await create({ url, events: ["webhook.test"] })
     await admin.post(`/api/v1/webhooks/${hook.webhook_id}/test`)
-    const [first] = await until("a failed attempt", async () => (await history(hook.webhook_id)).filter((d) => d.state === "failed"))
+    const first = await until("a failed attempt", async () => (await history(hook.webhook_id)).find((d) => d.state === "failed"))
     expect(first.error).toMatch(/ECONNREFUSED/)
     expect(first.response_status).toBeNull()
+
+    // An endpoint that never answers: the attempt ends at ITL_WEBHOOK_TIMEOUT (3 s here) and is retried.
+    const silent = await receiver()
+    silent.reply = (_m, i) => (i === 0 ? "hang" : { status: 200 })
+    const slow = await create({ url: silent.url, events: ["webhook.test"] })
+    await admin.post(`/api/v1/webhooks/${slow.webhook_id}/test`)
+    const attempts = await until("the timed-out attempt and its retry", async () => {
+      const h = await history(slow.webhook_id)
+      return h.length === 2 && h[0].state === "succeeded" ? h : undefined
+    })
+    expect(attempts[1]).toMatchObject({ state: "failed", error: "timed out after 3000 ms", response_status: null })
+    expect(attempts[1].duration_ms).toBeGreaterThanOrEqual(3000)
+    expect(silent.received[1]!.headers["webhook-id"]).toBe(silent.received[0]!.headers["webhook-id"])
   })
 
   it("keeps delivering to other webhooks while one endpoint hangs", async () => {
