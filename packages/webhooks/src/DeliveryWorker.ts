@@ -20,7 +20,7 @@ import { DeliveryWake } from "./DeliveryWake.js"
 import { formatMs } from "./durations.js"
 import { type Answer, post, retryAfterMs } from "./send.js"
 import { signatureHeaders } from "./signing.js"
-import { checkTarget } from "./targets.js"
+import { checkTarget, TargetRefused } from "./targets.js"
 import { webhookConfig } from "./WebhookConfig.js"
 import { type DeliveryRow, messageBody, secretAad, type WebhookRow } from "./WebhookRow.js"
 
@@ -28,6 +28,22 @@ export const USER_AGENT = "ITL-Attestation-Webhooks/1.0.0"
 
 /** Longest wait between two looks at the table (work queued by other instances, retries due). */
 const POLL_MS = 1000
+
+/** A claimed attempt, with what sending it needs of its webhook. */
+type Claimed = DeliveryRow &
+  Pick<
+    WebhookRow,
+    | "url"
+    | "secret"
+    | "secret_nonce"
+    | "secret_tag"
+    | "secret_key_id"
+    | "previous_secret"
+    | "previous_secret_nonce"
+    | "previous_secret_tag"
+    | "previous_secret_key_id"
+    | "previous_secret_expires_at"
+  >
 
 type Outcome =
   | { readonly ok: true; readonly answer: Answer; readonly durationMs: number; readonly startedAt: Date }
@@ -83,7 +99,7 @@ export const DeliveryWorker = Layer.scopedDiscard(
 
     /** Up to `free` attempts, one per webhook that has none in flight; the row lock on the webhook keeps two instances apart. */
     const claim = (free: number) =>
-      sql<DeliveryRow>`
+      sql<Claimed>`
         WITH ready AS (
           SELECT w.webhook_id FROM extension_webhooks w
           WHERE w.enabled
@@ -101,11 +117,12 @@ export const DeliveryWorker = Layer.scopedDiscard(
         )
         UPDATE extension_webhook_deliveries d
         SET state = 'in_flight', lease_until = now() + make_interval(secs => ${leaseSeconds}), claimed_by = ${instance}
-        FROM picked p
-        WHERE d.delivery_id = p.delivery_id AND ${due}
-        RETURNING d.*`
+        FROM picked p, extension_webhooks w
+        WHERE d.delivery_id = p.delivery_id AND w.webhook_id = d.webhook_id AND ${due}
+        RETURNING d.*, w.url, w.secret, w.secret_nonce, w.secret_tag, w.secret_key_id, w.previous_secret, w.previous_secret_nonce,
+          w.previous_secret_tag, w.previous_secret_key_id, w.previous_secret_expires_at`
 
-    const openSecrets = (webhook: WebhookRow) =>
+    const openSecrets = (webhook: Claimed) =>
       Effect.gen(function* () {
         const current = yield* keyring.open(
           { keyId: webhook.secret_key_id, nonce: webhook.secret_nonce, ciphertext: webhook.secret, tag: webhook.secret_tag },
@@ -134,7 +151,7 @@ export const DeliveryWorker = Layer.scopedDiscard(
         return secrets
       })
 
-    const send = (row: DeliveryRow, webhook: WebhookRow): Effect.Effect<Outcome> =>
+    const send = (row: Claimed): Effect.Effect<Outcome> =>
       Effect.gen(function* () {
         const startedAt = new Date()
         const started = performance.now()
@@ -147,18 +164,22 @@ export const DeliveryWorker = Layer.scopedDiscard(
           startedAt,
           ...(disable === undefined ? {} : { disable })
         })
-        const secrets = yield* Effect.either(openSecrets(webhook))
+        const secrets = yield* Effect.either(openSecrets(row))
         if (secrets._tag === "Left") return failed(`cannot open the signing secret: ${secrets.left.message}`)
-        // Checked again at every attempt: the name may resolve elsewhere now.
-        const target = yield* Effect.either(checkTarget(webhook.url, config.allowPrivate))
-        if (target._tag === "Left") return failed(`refused: ${target.left.message}`)
+        // Checked again at every attempt: the name may resolve elsewhere now. Resolving counts in the attempt's timeout.
+        const target = yield* Effect.either(
+          checkTarget(row.url, config.allowPrivate).pipe(
+            Effect.timeoutFail({ duration: config.timeoutMs, onTimeout: () => new TargetRefused({ message: `resolving ${new URL(row.url).hostname} timed out` }) })
+          )
+        )
+        if (target._tag === "Left") return failed(target.left.message.startsWith("resolving") ? target.left.message : `refused: ${target.left.message}`)
         const headers = {
           "content-type": "application/json",
           "user-agent": USER_AGENT,
           "x-webhook-event": row.event_type,
           ...signatureHeaders({ messageId: row.message_id, timestamp: Math.floor(Date.now() / 1000), body: row.payload, secrets: secrets.right })
         }
-        const answer = yield* Effect.either(post({ ...target.right, headers, body: row.payload, timeoutMs: config.timeoutMs }))
+        const answer = yield* Effect.either(post({ ...target.right, headers, body: row.payload, timeoutMs: Math.max(1, config.timeoutMs - elapsed()), attemptTimeoutMs: config.timeoutMs }))
         if (answer._tag === "Left") return failed(answer.left.message)
         const a = answer.right
         if (a.status >= 200 && a.status < 300) return { ok: true, answer: a, durationMs: elapsed(), startedAt }
@@ -180,7 +201,22 @@ export const DeliveryWorker = Layer.scopedDiscard(
         return reason
       })
 
+    /** A success changes two rows and nothing else: one statement, no transaction (the common case, kept cheap). */
+    const recordSuccess = (row: DeliveryRow, outcome: Outcome & { ok: true }) =>
+      sql`WITH done AS (
+            UPDATE extension_webhook_deliveries
+            SET state = 'succeeded', response_status = ${outcome.answer.status}, response_body = ${outcome.answer.body}, error = NULL,
+                delivered_at = ${outcome.startedAt}, duration_ms = ${outcome.durationMs}, lease_until = NULL
+            WHERE delivery_id = ${row.delivery_id} AND state = 'in_flight' AND claimed_by = ${instance}
+            RETURNING webhook_id)
+          UPDATE extension_webhooks w
+          SET trigger_count = trigger_count + 1, last_triggered_at = now(), consecutive_failures = 0
+          FROM done WHERE w.webhook_id = done.webhook_id`.pipe(Effect.as({ disabled: undefined, retryIn: undefined }))
+
     const record = (row: DeliveryRow, outcome: Outcome) =>
+      outcome.ok ? recordSuccess(row, outcome) : recordFailure(row, outcome)
+
+    const recordFailure = (row: DeliveryRow, outcome: Outcome) =>
       changes.run(
         systemActor,
         Effect.gen(function* () {
@@ -231,11 +267,9 @@ export const DeliveryWorker = Layer.scopedDiscard(
     const fibers = yield* FiberSet.make()
     const busy = yield* Ref.make(0)
 
-    const attempt = (row: DeliveryRow) =>
+    const attempt = (row: Claimed) =>
       Effect.gen(function* () {
-        const [webhook] = yield* sql<WebhookRow>`SELECT * FROM extension_webhooks WHERE webhook_id = ${row.webhook_id}`
-        if (webhook === undefined) return
-        const outcome = yield* send(row, webhook)
+        const outcome = yield* send(row)
         const { retryIn } = yield* record(row, outcome)
         // Wake up when the retry falls due, rather than at the next poll.
         if (retryIn !== undefined) yield* FiberSet.run(fibers, Effect.sleep(retryIn).pipe(Effect.zipRight(wake.nudge)))

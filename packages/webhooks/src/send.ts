@@ -46,7 +46,10 @@ export const post = (options: {
   readonly address: CheckedAddress
   readonly headers: Record<string, string>
   readonly body: string
+  /** What is left of the attempt's time. */
   readonly timeoutMs: number
+  /** The attempt's whole bound, for the message. */
+  readonly attemptTimeoutMs: number
 }): Effect.Effect<Answer, SendFailed> =>
   Effect.async<Answer, SendFailed>((resume, signal) => {
     const { url } = options
@@ -94,7 +97,7 @@ export const post = (options: {
       }
     )
     const timer = setTimeout(() => {
-      finish(Effect.fail(new SendFailed({ message: `timed out after ${options.timeoutMs} ms` })))
+      finish(Effect.fail(new SendFailed({ message: `timed out after ${options.attemptTimeoutMs} ms` })))
       request.destroy()
     }, options.timeoutMs)
     request.on("error", (error) => finish(Effect.fail(new SendFailed({ message: describe(error) }))))
