@@ -21,7 +21,7 @@ import { formatMs } from "./durations.js"
 import { type Answer, post, retryAfterMs } from "./send.js"
 import { signatureHeaders } from "./signing.js"
 import { checkTarget, TargetRefused } from "./targets.js"
-import { webhookConfig } from "./WebhookConfig.js"
+import { WebhookSettings } from "./WebhookConfig.js"
 import { type DeliveryRow, messageBody, secretAad, type WebhookRow } from "./WebhookRow.js"
 
 export const USER_AGENT = "ITL-Attestation-Webhooks/1.0.0"
@@ -72,7 +72,7 @@ export const DeliveryWorker = Layer.scopedDiscard(
     const changes = yield* AuditedChanges
     const bus = yield* EventBus
     const wake = yield* DeliveryWake
-    const config = yield* webhookConfig
+    const config = yield* WebhookSettings
     const instance = crypto.randomUUID()
     const leaseSeconds = Math.ceil(config.timeoutMs / 1000) + 5
     const attempts = config.schedule.length + 1

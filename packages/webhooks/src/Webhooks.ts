@@ -14,7 +14,7 @@ import { WebhooksRead, WebhooksWrite } from "./scopes.js"
 import { generateSecret } from "./signing.js"
 import { checkTarget } from "./targets.js"
 import { CreatedWebhook, DeliveryList, ReplayResult, type CreateWebhook, type UpdateWebhook, WebhookList } from "./Webhook.js"
-import { webhookConfig } from "./WebhookConfig.js"
+import { WebhookSettings } from "./WebhookConfig.js"
 import { type DeliveryRow, messageBody, secretAad, toDelivery, toWebhook, type WebhookRow } from "./WebhookRow.js"
 
 /** How long a replaced secret keeps signing (a second signature), as Svix does. */
@@ -47,7 +47,7 @@ export class Webhooks extends Effect.Service<Webhooks>()("@itl-attestation/webho
     const changes = yield* AuditedChanges
     const bus = yield* EventBus
     const wake = yield* DeliveryWake
-    const config = yield* webhookConfig
+    const config = yield* WebhookSettings
     yield* Effect.flatMap(MasterKeyRewrap, (rewrap) => rewrap.register(webhookSecretsSealed))
 
     /** Every type must be in the catalog now (a type of an extension loaded later counts); `*` is all. */

@@ -6,6 +6,7 @@ import { DeliveryWorker } from "./DeliveryWorker.js"
 import { webhooksEvents } from "./events.js"
 import { migrations } from "./migrations.js"
 import { webhooksScopes } from "./scopes.js"
+import { WebhookSettings } from "./WebhookConfig.js"
 import { Webhooks } from "./Webhooks.js"
 import { WebhooksApi } from "./WebhooksApi.js"
 import { WebhooksHttp } from "./WebhooksHttp.js"
@@ -18,7 +19,7 @@ export const webhooks = defineExtension({
   migrations,
   scopes: webhooksScopes,
   events: webhooksEvents,
-  layer: Layer.mergeAll(Webhooks.Default, DeliveryWorker).pipe(Layer.provide(DeliveryWake.Default)),
+  layer: Layer.mergeAll(Webhooks.Default, DeliveryWorker).pipe(Layer.provide(Layer.merge(DeliveryWake.Default, WebhookSettings.Default))),
   apis: [serveApi(WebhooksApi, WebhooksHttp)]
 })
 

@@ -105,3 +105,17 @@ describe("at create time and at delivery", () => {
     expect(receiver.received).toEqual([])
   })
 })
+
+describe("configuration", () => {
+  for (const [variable, value] of [
+    ["ITL_WEBHOOK_RETRY_SCHEDULE", "5s,soon"],
+    ["ITL_WEBHOOK_TIMEOUT", "0s"],
+    ["ITL_WEBHOOK_DISABLE_AFTER", "0"],
+    ["ITL_WEBHOOK_CONCURRENCY", "many"],
+    ["ITL_WEBHOOK_ALLOW_PRIVATE", "perhaps"]
+  ] as const) {
+    it(`stops the start on a malformed ${variable}, naming it`, async () => {
+      await expect(startServer({ extensions: [webhooks], env: { [variable]: value } })).rejects.toThrow(variable)
+    })
+  }
+})
