@@ -400,6 +400,8 @@ describe("redelivery, replay, rotation", () => {
     expect(new Set(r.received.slice(3).map((m) => m.headers["webhook-id"]))).toEqual(new Set(r.received.slice(0, 2).map((m) => m.headers["webhook-id"])))
     expect((await admin.post(`/api/v1/webhooks/${hook.webhook_id}/replay`, { since: "yesterday" })).body.message).toContain("since")
     expect((await admin.post(`/api/v1/webhooks/${hook.webhook_id}/replay`, { since: new Date(Date.now() + 60_000).toISOString() })).body).toEqual({ replayed: 0 })
+    const audit = await server.sql<{ action: string }>("SELECT action FROM audit_log WHERE target_id = $1 ORDER BY id", [hook.webhook_id])
+    expect(audit.map((a) => a.action)).toEqual(["webhook.created", "webhook.redelivered", "webhook.replayed", "webhook.replayed"])
   })
 
   it("signs with the old and the new secret for 24 hours after a rotation", async () => {
@@ -423,7 +425,9 @@ describe("redelivery, replay, rotation", () => {
     expect(header.split(" ")).toHaveLength(2)
     expect(plainHmacOk(got.body, header, fresh) && plainHmacOk(got.body, header, old)).toBe(true)
     expect(pythonVerifies(got.body, header, old) && pythonVerifies(got.body, header, fresh)).toBe(true)
-    const audit = await server.sql<{ details: string }>("SELECT details::text AS details FROM audit_log WHERE target_id = $1", [hook.webhook_id])
+    const audit = await server.sql<{ action: string; details: string }>("SELECT action, details::text AS details FROM audit_log WHERE target_id = $1 ORDER BY id", [hook.webhook_id])
+    expect(audit.map((a) => a.action)).toEqual(["webhook.created", "webhook.updated", "webhook.tested"])
+    expect(JSON.parse(audit[1]!.details)).toEqual({ secret_rotated: true })
     for (const row of audit) {
       expect(row.details).not.toContain(fresh.slice(6))
       expect(row.details).not.toContain(old.slice(6))
@@ -434,6 +438,8 @@ describe("redelivery, replay, rotation", () => {
     const hook = await create({ url: "http://127.0.0.1:9/gone", events: ["webhook.test"] })
     await admin.post(`/api/v1/webhooks/${hook.webhook_id}/test`)
     expect((await admin.delete(`/api/v1/webhooks/${hook.webhook_id}`)).status).toBe(204)
+    const audit = await server.sql<{ action: string }>("SELECT action FROM audit_log WHERE target_id = $1 ORDER BY id", [hook.webhook_id])
+    expect(audit.map((a) => a.action)).toEqual(["webhook.created", "webhook.tested", "webhook.deleted"])
     expect((await admin.get(`/api/v1/webhooks/${hook.webhook_id}/deliveries`)).status).toBe(404)
     const left = await server.sql<{ n: number }>("SELECT count(*)::int AS n FROM extension_webhook_deliveries WHERE webhook_id = $1", [hook.webhook_id])
     expect(left[0]!.n).toBe(0)
