@@ -264,6 +264,12 @@ export const DeliveryWorker = Layer.scopedDiscard(
               }
       )
 
+    // On shutdown, after the attempts in flight are interrupted (the FiberSet below closes first), their claims
+    // are given back, so the next instance makes them at once instead of when the lease runs out.
+    yield* Effect.addFinalizer(() =>
+      sql`UPDATE extension_webhook_deliveries SET state = 'pending', lease_until = NULL, claimed_by = NULL
+          WHERE claimed_by = ${instance} AND state = 'in_flight'`.pipe(Effect.ignore)
+    )
     const fibers = yield* FiberSet.make()
     const busy = yield* Ref.make(0)
 

@@ -134,3 +134,36 @@ describe("durability", () => {
     180_000
   )
 })
+
+describe("graceful shutdown", () => {
+  it("gives back the claim of an attempt in flight, so the next start makes it at once", async () => {
+    const { startServer } = await import("../../../test-support/server.js")
+    const { webhooks } = await import("@itl-attestation/webhooks")
+    const database = await freshDatabase()
+    const receiver = await startReceiver()
+    try {
+      receiver.reply = () => "hang"
+      const env = { ITL_WEBHOOK_ALLOW_PRIVATE: "true", ITL_WEBHOOK_TIMEOUT: "30s" }
+      const server = await startServer({ extensions: [webhooks], database, env })
+      const created = await fetch(`${server.url}/api/v1/webhooks`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${server.adminToken}`, "content-type": "application/json" },
+        body: JSON.stringify({ url: receiver.url, events: ["webhook.test"] })
+      }).then((r) => r.json())
+      await fetch(`${server.url}/api/v1/webhooks/${created.webhook_id}/test`, { method: "POST", headers: { authorization: `Bearer ${server.adminToken}` } })
+      await until("the endpoint to hold the request", () => receiver.hanging() === 1)
+      await server.stop()
+      // Looked at without the extension, so no worker claims it again first.
+      const look = await startServer({ extensions: [], database })
+      try {
+        const rows = await look.sql<{ state: string; claimed_by: string | null }>("SELECT state, claimed_by FROM extension_webhook_deliveries")
+        expect(rows).toEqual([{ state: "pending", claimed_by: null }])
+      } finally {
+        await look.stop()
+      }
+    } finally {
+      await receiver.close()
+      await database.cleanup()
+    }
+  }, 120_000)
+})
