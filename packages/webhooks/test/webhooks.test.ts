@@ -89,6 +89,21 @@ const pythonVerifies = (body: string, header: string, secret: string) => {
   }
 }
 
+/** The plain node:crypto snippet of docs/webhooks.md, run as written by node. */
+const nodeSnippetVerifies = (body: string, header: string, secret: string) => {
+  const doc = fs.readFileSync(path.resolve(__dirname, "../../../docs/webhooks.md"), "utf8")
+  const snippet = /```js\n(import \* as crypto[\s\S]*?)```/.exec(doc)![1]!
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "itl-webhook-js-"))
+  try {
+    fs.writeFileSync(path.join(dir, "body"), body)
+    const script = `${snippet}\nimport * as fs from "node:fs"\nconsole.log(verifyWebhookSignature(fs.readFileSync(process.argv[2]), process.argv[3], process.argv[4]))\n`
+    fs.writeFileSync(path.join(dir, "verify.mjs"), script)
+    return execFileSync(process.execPath, [path.join(dir, "verify.mjs"), path.join(dir, "body"), header, secret], { encoding: "utf8" }).trim() === "true"
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true })
+  }
+}
+
 describe("managing webhooks", () => {
   it("creates with a generated whsec_ secret shown once, never again, nor in audit rows or events", async () => {
     const r = await receiver()
@@ -211,6 +226,8 @@ describe("delivery", () => {
     expect(pythonVerifies(got.body, header, secret)).toBe(true)
     expect(pythonVerifies(got.body + " ", header, secret)).toBe(false)
     expect(pythonVerifies(got.body, header, secret + "x")).toBe(false)
+    expect(nodeSnippetVerifies(got.body, header, secret)).toBe(true)
+    expect(nodeSnippetVerifies(got.body + " ", header, secret)).toBe(false)
     // `*` gets it too; a webhook of another type does not.
     await until("the * delivery", () => all.received.find((m) => m.json?.data?.hostname === "signed-1"))
     await until("history of a", async () => (await history(a.webhook_id)).find((d) => d.state === "succeeded"))
