@@ -62,8 +62,9 @@ export const migrations: MigrationSet = {
         // One message per (webhook, event) from the outbox: a fan-out handed over again after a crash adds nothing.
         sql`CREATE UNIQUE INDEX extension_webhook_deliveries_event
           ON extension_webhook_deliveries (webhook_id, event_seq) WHERE trigger = 'event' AND attempt = 1`,
+        // What the worker's claim looks for, per webhook, without reading the (growing) history.
         sql`CREATE INDEX extension_webhook_deliveries_due
-          ON extension_webhook_deliveries (next_attempt_at) WHERE state IN ('pending', 'in_flight')`,
+          ON extension_webhook_deliveries (webhook_id, next_attempt_at) WHERE state IN ('pending', 'in_flight')`,
         sql`CREATE INDEX extension_webhook_deliveries_history
           ON extension_webhook_deliveries (webhook_id, created_at DESC)`
       ],
