@@ -29,6 +29,9 @@ export const USER_AGENT = "ITL-Attestation-Webhooks/1.0.0"
 /** Longest wait between two looks at the table (work queued by other instances, retries due). */
 const POLL_MS = 1000
 
+/** Messages of one webhook sent in a row by one worker slot before it is given back. */
+const CHAIN = 16
+
 /** A claimed attempt, with what sending it needs of its webhook. */
 type Claimed = DeliveryRow &
   Pick<
@@ -201,17 +204,38 @@ export const DeliveryWorker = Layer.scopedDiscard(
         return reason
       })
 
-    /** A success changes two rows and nothing else: one statement, no transaction (the common case, kept cheap). */
+    /**
+     * A success changes two rows and nothing else: one statement, no transaction (the common case, kept cheap).
+     * The same statement claims the webhook's next due message, if any, so a backlog costs one statement per
+     * message: the webhook keeps its one attempt in flight (the row just recorded was it until this commits).
+     */
     const recordSuccess = (row: DeliveryRow, outcome: Outcome & { ok: true }) =>
-      sql`WITH done AS (
+      sql<Claimed>`WITH done AS (
             UPDATE extension_webhook_deliveries
             SET state = 'succeeded', response_status = ${outcome.answer.status}, response_body = ${outcome.answer.body}, error = NULL,
                 delivered_at = ${outcome.startedAt}, duration_ms = ${outcome.durationMs}, lease_until = NULL
             WHERE delivery_id = ${row.delivery_id} AND state = 'in_flight' AND claimed_by = ${instance}
-            RETURNING webhook_id)
-          UPDATE extension_webhooks w
-          SET trigger_count = trigger_count + 1, last_triggered_at = now(), consecutive_failures = 0
-          FROM done WHERE w.webhook_id = done.webhook_id`.pipe(Effect.as({ disabled: undefined, retryIn: undefined }))
+            RETURNING webhook_id
+          ), counted AS (
+            UPDATE extension_webhooks w
+            SET trigger_count = trigger_count + 1, last_triggered_at = now(), consecutive_failures = 0
+            FROM done WHERE w.webhook_id = done.webhook_id
+            RETURNING w.*
+          ), next AS (
+            SELECT d.delivery_id FROM extension_webhook_deliveries d JOIN counted c ON c.webhook_id = d.webhook_id
+            WHERE c.enabled AND d.state = 'pending' AND d.next_attempt_at <= now()
+            ORDER BY d.next_attempt_at, d.created_at
+            LIMIT 1
+            FOR UPDATE OF d SKIP LOCKED
+          )
+          UPDATE extension_webhook_deliveries d
+          SET state = 'in_flight', lease_until = now() + make_interval(secs => ${leaseSeconds}), claimed_by = ${instance}
+          FROM next, counted w
+          WHERE d.delivery_id = next.delivery_id AND d.state = 'pending'
+          RETURNING d.*, w.url, w.secret, w.secret_nonce, w.secret_tag, w.secret_key_id, w.previous_secret, w.previous_secret_nonce,
+            w.previous_secret_tag, w.previous_secret_key_id, w.previous_secret_expires_at`.pipe(
+        Effect.map((rows) => ({ disabled: undefined, retryIn: undefined, next: rows[0] }))
+      )
 
     const record = (row: DeliveryRow, outcome: Outcome) =>
       outcome.ok ? recordSuccess(row, outcome) : recordFailure(row, outcome)
@@ -273,19 +297,32 @@ export const DeliveryWorker = Layer.scopedDiscard(
     const fibers = yield* FiberSet.make()
     const busy = yield* Ref.make(0)
 
-    const attempt = (row: Claimed) =>
+    /** One attempt, then (after a success) the webhook's next due messages, at most CHAIN in a row: then the slot is given back, so that other webhooks get their turn. */
+    const attempt = (first: Claimed) =>
       Effect.gen(function* () {
-        const outcome = yield* send(row)
-        const { retryIn } = yield* record(row, outcome)
-        // Wake up when the retry falls due, rather than at the next poll.
-        if (retryIn !== undefined) yield* FiberSet.run(fibers, Effect.sleep(retryIn).pipe(Effect.zipRight(wake.nudge)))
-      }).pipe(
-        Effect.catchAllCause((cause) =>
-          // The claim runs out and the attempt is made again.
-          Effect.logWarning(`webhook delivery ${row.delivery_id} could not be recorded; it will be retried: ${Cause.pretty(cause).split("\n")[0]}`)
-        ),
-        Effect.ensuring(Ref.update(busy, (n) => n - 1).pipe(Effect.zipRight(wake.nudge)))
-      )
+        let row: Claimed | undefined = first
+        for (let n = 0; row !== undefined; n++) {
+          const current: Claimed = row
+          const outcome = yield* send(current)
+          const recorded: { retryIn: number | undefined; next?: Claimed | undefined } = yield* record(current, outcome).pipe(
+            Effect.catchAllCause((cause) =>
+              // The claim runs out and the attempt is made again.
+              Effect.logWarning(`webhook delivery ${current.delivery_id} could not be recorded; it will be retried: ${Cause.pretty(cause).split("\n")[0]}`).pipe(
+                Effect.as({ retryIn: undefined })
+              )
+            )
+          )
+          // Wake up when the retry falls due, rather than at the next poll.
+          if (recorded.retryIn !== undefined) yield* FiberSet.run(fibers, Effect.sleep(recorded.retryIn).pipe(Effect.zipRight(wake.nudge)))
+          row = recorded.next
+          if (row !== undefined && n + 1 >= CHAIN) {
+            // Given back as due: the next pass claims it (or another webhook's message) fairly.
+            yield* sql`UPDATE extension_webhook_deliveries SET state = 'pending', lease_until = NULL, claimed_by = NULL
+              WHERE delivery_id = ${row.delivery_id} AND claimed_by = ${instance} AND state = 'in_flight'`.pipe(Effect.ignore)
+            row = undefined
+          }
+        }
+      }).pipe(Effect.ensuring(Ref.update(busy, (n) => n - 1).pipe(Effect.zipRight(wake.nudge))))
 
     const pass = Effect.gen(function* () {
       const free = config.concurrency - (yield* Ref.get(busy))
