@@ -9,7 +9,7 @@
  * argv[2]: JSON { databaseUrl?: string, dataDir?: string, resetHostnamePrefix: string }
  *   databaseUrl: a PostgreSQL database the real server has already migrated;
  *   otherwise dataDir: the real server's embedded data directory (the server
- *   must be stopped), opened here with PGlite and served on a loopback socket
+ *   must be stopped), opened here with PGlite and served on a Unix socket
  *   exactly as the real server does it.
  */
 import * as crypto from "node:crypto"

@@ -21,6 +21,12 @@ import { performance } from "node:perf_hooks"
  * @param options.headers     headers of every request
  * @param options.next        () => { path, body? } for the next request, or undefined when out of inputs
  * @param options.check       optional (body) => boolean for 2xx bodies
+ * @param options.sequence    instead of method/next/check: (sample) => autocannon `requests` (a sequence per
+ *                            connection); the caller calls sample(ms) once per completed sequence, and the
+ *                            figures count sequences, not responses; a sequence's onResponse reports a bad
+ *                            body with sample.bad()
+ * @param options.window      optional { start(), end() } called when the measured window opens and closes
+ *                            (CPU time is read there)
  */
 export const measure = async (options) => {
   const windowStart = options.warmupSeconds * 1000
@@ -30,6 +36,14 @@ export const measure = async (options) => {
   let badBodies = 0
   let exhausted = false
   let instance
+  const inWindow = () => {
+    const at = performance.now() - startedAt
+    return at >= windowStart && at < windowEnd
+  }
+  const sample = (milliseconds) => {
+    if (inWindow()) latencies.push(milliseconds)
+  }
+  sample.bad = () => badBodies++
 
   const request = {
     setupRequest: (request) => {
@@ -50,14 +64,27 @@ export const measure = async (options) => {
     duration: options.warmupSeconds + options.durationSeconds,
     method: options.method,
     headers: options.headers,
-    requests: [request]
+    requests: options.sequence === undefined ? [request] : options.sequence(sample)
   })
-  instance.on("start", () => { startedAt = performance.now() })
-  instance.on("response", (_client, status, _bytes, milliseconds) => {
-    const at = performance.now() - startedAt
-    if (status >= 200 && status < 300 && at >= windowStart && at < windowEnd) latencies.push(milliseconds)
+  const timers = []
+  let windowEnded = false
+  const endWindow = () => {
+    if (windowEnded) return
+    windowEnded = true
+    options.window?.end()
+  }
+  instance.on("start", () => {
+    startedAt = performance.now()
+    if (options.window !== undefined) timers.push(setTimeout(options.window.start, windowStart), setTimeout(endWindow, windowEnd))
   })
+  if (options.sequence === undefined) {
+    instance.on("response", (_client, status, _bytes, milliseconds) => {
+      if (status >= 200 && status < 300) sample(milliseconds)
+    })
+  }
   const result = await instance
+  for (const timer of timers) clearTimeout(timer)
+  endWindow() // the run can end a little before the timer fires
 
   const problems = []
   if (result.non2xx > 0) {
@@ -72,8 +99,13 @@ export const measure = async (options) => {
   latencies.sort((a, b) => a - b)
   return {
     requestsPerSecond: latencies.length / options.durationSeconds,
-    p99Ms: latencies.length === 0 ? NaN : latencies[Math.ceil(latencies.length * 0.99) - 1],
+    p50Ms: percentile(latencies, 0.5),
+    p99Ms: percentile(latencies, 0.99),
     responses: latencies.length,
+    latencies,
     problems
   }
 }
+
+/** The p-quantile of sorted latencies (exact: the smallest value with at least p of them at or below it). */
+export const percentile = (sorted, p) => (sorted.length === 0 ? NaN : sorted[Math.ceil(sorted.length * p) - 1])

@@ -37,6 +37,7 @@ import { withPolicies } from "./http/openApiPolicies.js"
 import { CurrentRequest, requestContextLayer } from "./http/RequestContext.js"
 import { RequestObservers } from "./http/RequestObservers.js"
 import { KeyringLive } from "./keyring/Keyring.js"
+import { tracerWhenConsumed } from "./observability/traced.js"
 import { KeyringHttp } from "./keyring/KeyringHttp.js"
 import { MasterKeyRewrap } from "./keyring/Rewrap.js"
 import { MachineDirectory } from "./machines/MachineDirectory.js"
@@ -173,7 +174,7 @@ export const layer = (options: AttestationAppOptions) =>
         Layer.provideMerge(CoreServicesLive)
       )
     })
-  ).pipe(embed(options))
+  ).pipe(embed(options), Layer.provide(tracerWhenConsumed))
 
 /**
  * The platform as a `(Request) => Promise<Response>` handler, for embedding in

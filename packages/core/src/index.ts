@@ -28,6 +28,7 @@ export { MachineDirectory, type EnrolledKeys, type MachineListFilter } from "./m
 export { EventBus } from "./events/EventBus.js"
 export { RequestObservers, type ObservedRequest, type RequestObserver } from "./http/RequestObservers.js"
 export { retryAfter, ResponseHints } from "./http/ResponseHints.js"
+export { traced, tracerWhenConsumed } from "./observability/traced.js"
 export { type ApiPipelineOptions, renderCoreProblem } from "./http/ApiPipeline.js"
 export { CoreDecodeError, type DecodeErrorSchema } from "./http/DecodeErrors.js"
 export type { Problem } from "./http/Problem.js"

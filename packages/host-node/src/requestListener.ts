@@ -12,11 +12,12 @@
  * would be a decision nobody made (host-node's server does that, with
  * ITL_TLS_CLIENT_CA).
  */
-import { FileSystem, HttpIncomingMessage, HttpLayerRouter } from "@effect/platform"
+import { HttpLayerRouter } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
 import { AppConfig, AttestationApp, StartupReport, type StartupReportShape } from "@itl-attestation/core"
-import { Context, Effect, Layer, ManagedRuntime, Option } from "effect"
+import { Context, Effect, Layer, ManagedRuntime } from "effect"
 import type * as http from "node:http"
+import { requestBaseContext } from "./requestContext.js"
 
 export type NodeRequestListener = (request: http.IncomingMessage, response: http.ServerResponse) => void
 
@@ -54,9 +55,9 @@ export const createRequestListener = (options: RequestListenerOptions): Embedded
     Handler,
     Effect.gen(function* () {
       const router = yield* HttpLayerRouter.HttpRouter
+      // Requests start from a small context (requestContext.ts).
       return yield* NodeHttpServer.makeHandler(router.asHttpEffect()).pipe(
-        // @effect/platform-node's default limit for bodies it reads (the app enforces its own, smaller one).
-        Effect.provideService(HttpIncomingMessage.MaxBodySize, Option.some(FileSystem.Size(10 * 1024 * 1024)))
+        Effect.mapInputContext((_: Context.Context<never>) => requestBaseContext)
       )
     })
   ).pipe(

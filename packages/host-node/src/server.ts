@@ -5,7 +5,7 @@
  * accepting, lets in-flight requests finish, then runs every finalizer
  * (background fibers, database). See listener.ts.
  */
-import { FileSystem, HttpIncomingMessage, HttpLayerRouter } from "@effect/platform"
+import { HttpLayerRouter } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
 import {
   AppConfig,
@@ -22,6 +22,7 @@ import * as path from "node:path"
 import { discoverExtensions } from "./discovery.js"
 import { HostConfig } from "./HostConfig.js"
 import { type Listener, listen } from "./listener.js"
+import { requestBaseContext } from "./requestContext.js"
 import { clientCertificateSubject, makeServerFactory } from "./tls.js"
 
 export interface ServerOptions {
@@ -72,8 +73,8 @@ export const serverLayer = (options: ServerOptions = {}) =>
           const router = yield* HttpLayerRouter.HttpRouter
           // No platform logger: the app writes one access line per request, with its request id.
           const handler = yield* NodeHttpServer.makeHandler(router.asHttpEffect()).pipe(
-            // The same default body limit @effect/platform-node's server sets (the app sets its own).
-            Effect.provideService(HttpIncomingMessage.MaxBodySize, Option.some(FileSystem.Size(10 * 1024 * 1024)))
+            // Requests start from a small context (requestContext.ts).
+            Effect.mapInputContext((_: Context.Context<never>) => requestBaseContext)
           )
           yield* (yield* BoundListener).open(handler)
         })

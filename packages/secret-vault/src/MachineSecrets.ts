@@ -25,6 +25,7 @@ import * as crypto from "node:crypto"
 import { sealForFingerprint, sealForTpm } from "./delivery.js"
 import { SecretsRead, SecretsWrite } from "./scopes.js"
 import { type DeliveryScheme, FingerprintBoundSecret, MAX_VALUE_BYTES, SecretList, SecretMetadata, TpmBoundSecret } from "./Secret.js"
+import { traced } from "@itl-attestation/core"
 
 interface SecretRow {
   readonly secret_id: string
@@ -122,7 +123,7 @@ export class MachineSecrets extends Effect.Service<MachineSecrets>()("@itl-attes
           })
         )
         return toMetadata(row)
-      }).pipe(sqlDefect, Effect.withSpan("MachineSecrets.create"))
+      }).pipe(sqlDefect, traced("MachineSecrets.create"))
 
     const list = (machineId: string, page: Page) =>
       Effect.gen(function* () {
@@ -132,7 +133,7 @@ export class MachineSecrets extends Effect.Service<MachineSecrets>()("@itl-attes
           ORDER BY name LIMIT ${page.limit} OFFSET ${page.offset}`
         const [count] = yield* sql<{ total: number }>`SELECT count(*)::int AS total FROM extension_secrets WHERE machine_id = ${machineId}`
         return new SecretList({ secrets: rows.map(toMetadata), total: count!.total, ...page })
-      }).pipe(sqlDefect, Effect.withSpan("MachineSecrets.list"))
+      }).pipe(sqlDefect, traced("MachineSecrets.list"))
 
     /** For the authenticated machine only; another machine learns nothing, not even that the secret exists. */
     const read = (machineId: string, name: string, scheme: DeliveryScheme) =>
@@ -173,7 +174,7 @@ export class MachineSecrets extends Effect.Service<MachineSecrets>()("@itl-attes
               scheme,
               ...sealForTpm({ ekPublicArea: Buffer.from(Option.getOrThrow(machine.ekPublicArea)), akName: Buffer.from(Option.getOrThrow(machine.akName)) }, name, value)
             })
-      }).pipe(sqlDefect, Effect.withSpan("MachineSecrets.read"))
+      }).pipe(sqlDefect, traced("MachineSecrets.read"))
 
     const remove = (secretId: string) =>
       Effect.gen(function* () {
@@ -191,7 +192,7 @@ export class MachineSecrets extends Effect.Service<MachineSecrets>()("@itl-attes
             events: [event("secret.deleted", row, { deleted_by: operator.name })]
           })
         )
-      }).pipe(sqlDefect, Effect.withSpan("MachineSecrets.delete"))
+      }).pipe(sqlDefect, traced("MachineSecrets.delete"))
 
     return { create, list, read, remove } as const
   })

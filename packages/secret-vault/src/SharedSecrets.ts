@@ -25,6 +25,7 @@ import { SecretsAdmin, SecretsRead, SecretsWrite } from "./scopes.js"
 import { AccessGrant, AccessGrantList, RewrapResult, SharedSecret, SharedSecretList, SharedSecretValue } from "./Secret.js"
 import { gcmOpen, gcmSeal } from "./gcm.js"
 import { SharedKeyring } from "./SharedKeyring.js"
+import { traced } from "@itl-attestation/core"
 
 interface SharedRow {
   readonly shared_secret_id: string
@@ -124,7 +125,7 @@ export class SharedSecrets extends Effect.Service<SharedSecrets>()("@itl-attesta
           })
         )
         return toView(row)
-      }).pipe(sqlDefect, Effect.withSpan("SharedSecrets.create"))
+      }).pipe(sqlDefect, traced("SharedSecrets.create"))
 
     const list = (page: Page) =>
       Effect.gen(function* () {
@@ -132,13 +133,13 @@ export class SharedSecrets extends Effect.Service<SharedSecrets>()("@itl-attesta
         const rows = yield* sql<SharedRow>`${selectWithCount} ORDER BY s.name LIMIT ${page.limit} OFFSET ${page.offset}`
         const [count] = yield* sql<{ total: number }>`SELECT count(*)::int AS total FROM extension_shared_secrets`
         return new SharedSecretList({ secrets: rows.map(toView), total: count!.total, ...page })
-      }).pipe(sqlDefect, Effect.withSpan("SharedSecrets.list"))
+      }).pipe(sqlDefect, traced("SharedSecrets.list"))
 
     const get = (id: string) =>
       Effect.gen(function* () {
         yield* authorized(SecretsRead)
         return toView(yield* findOrFail(id))
-      }).pipe(sqlDefect, Effect.withSpan("SharedSecrets.get"))
+      }).pipe(sqlDefect, traced("SharedSecrets.get"))
 
     const update = (id: string, update: { description?: string | undefined; value?: string | undefined }) =>
       Effect.gen(function* () {
@@ -169,7 +170,7 @@ export class SharedSecrets extends Effect.Service<SharedSecrets>()("@itl-attesta
           })
         )
         return toView(yield* findOrFail(id))
-      }).pipe(sqlDefect, Effect.withSpan("SharedSecrets.update"))
+      }).pipe(sqlDefect, traced("SharedSecrets.update"))
 
     const remove = (id: string) =>
       Effect.gen(function* () {
@@ -187,7 +188,7 @@ export class SharedSecrets extends Effect.Service<SharedSecrets>()("@itl-attesta
             events: [event("shared_secret.deleted", row, { deleted_by: operator.name })]
           })
         )
-      }).pipe(sqlDefect, Effect.withSpan("SharedSecrets.delete"))
+      }).pipe(sqlDefect, traced("SharedSecrets.delete"))
 
     /** Every id must name a machine; the answer names those that do not. */
     const checkMachines = (ids: ReadonlyArray<string>) =>
@@ -222,7 +223,7 @@ export class SharedSecrets extends Effect.Service<SharedSecrets>()("@itl-attesta
           }
         )
         return yield* accessPage(id, firstPage)
-      }).pipe(sqlDefect, Effect.withSpan("SharedSecrets.grant"))
+      }).pipe(sqlDefect, traced("SharedSecrets.grant"))
 
     const revoke = (id: string, machineIds: ReadonlyArray<string>) =>
       Effect.gen(function* () {
@@ -245,7 +246,7 @@ export class SharedSecrets extends Effect.Service<SharedSecrets>()("@itl-attesta
           }
         )
         return yield* accessPage(id, firstPage)
-      }).pipe(sqlDefect, Effect.withSpan("SharedSecrets.revoke"))
+      }).pipe(sqlDefect, traced("SharedSecrets.revoke"))
 
     /** What grant and revoke answer with: the first page of the access list (its `total` counts them all). */
     const firstPage: Page = { limit: DEFAULT_LIMIT, offset: 0 }
@@ -290,7 +291,7 @@ export class SharedSecrets extends Effect.Service<SharedSecrets>()("@itl-attesta
         )
         const value = yield* open(result.row)
         return new SharedSecretValue({ name, value: value.toString("utf8"), accessed_at: result.accessedAt.toISOString() })
-      }).pipe(sqlDefect, Effect.withSpan("SharedSecrets.readByName"))
+      }).pipe(sqlDefect, traced("SharedSecrets.readByName"))
 
     /**
      * Moves every row still under another key to the current key, in batches,
@@ -322,7 +323,7 @@ export class SharedSecrets extends Effect.Service<SharedSecrets>()("@itl-attesta
       }
       const [left] = yield* sql<{ n: number }>`SELECT count(*)::int AS n FROM extension_shared_secrets WHERE encryption_key_id <> ${keys.current.keyId}`
       return new RewrapResult({ rewrapped, remaining: left!.n, encryption_key_id: keys.current.keyId })
-    }).pipe(sqlDefect, Effect.withSpan("SharedSecrets.rewrap"))
+    }).pipe(sqlDefect, traced("SharedSecrets.rewrap"))
 
     return { create, list, get, update, remove, grant, revoke, accessList, readByName, rewrap } as const
   })

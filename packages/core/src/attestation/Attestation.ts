@@ -41,6 +41,7 @@ import { AttestationChallenge, AttestationResult, type AttestationRequest } from
 import { AttestationRepo } from "./AttestationRepo.js"
 import { DEFAULT_PCR_SELECTION, policyMismatches, policyOf, type PcrValuesJson, selectionOf, uncoveredByQuote } from "./PcrPolicy.js"
 import { checkSigned, parseEvidence, type ParsedEvidence } from "./verifyQuote.js"
+import { traced } from "../observability/traced.js"
 
 const NONCE_TTL = Duration.seconds(60)
 export const LOCK_REASON = "exceeds failed attestation threshold"
@@ -100,7 +101,7 @@ export class Attestation extends Effect.Service<Attestation>()("@itl-attestation
           })
         )
         return yield* outcome
-      }).pipe(sqlDefect, Effect.withSpan("Attestation.challenge"))
+      }).pipe(sqlDefect, traced("Attestation.challenge"))
 
     /** Counts a failure, and locks the machine when it reaches the threshold; inside the transaction. */
     const fail = (machine: MachineRecord, reason: CountedFailure, details: Record<string, unknown> = {}) =>
@@ -169,7 +170,7 @@ export class Attestation extends Effect.Service<Attestation>()("@itl-attestation
         // with an error: the transaction returns the outcome, raised after commit.
         const outcome = yield* events.transaction(verifiedAttempt(request.machine_id, evidence))
         return yield* outcome
-      }).pipe(sqlDefect, Effect.withSpan("Attestation.attest"))
+      }).pipe(sqlDefect, traced("Attestation.attest"))
 
     /** The quote is the machine's own: from here, every failure is counted. */
     const verifiedAttempt = (machineId: MachineId, evidence: ParsedEvidence) =>

@@ -10,6 +10,7 @@ import { MachinesRead, MachinesWrite } from "../authorization/coreScopes.js"
 import { Attestation } from "./Attestation.js"
 import { AttestationRepo } from "./AttestationRepo.js"
 import { type PcrPolicy, PcrPolicyView, selectionOf } from "./PcrPolicy.js"
+import { traced } from "../observability/traced.js"
 
 export class PcrPolicies extends Effect.Service<PcrPolicies>()("@itl-attestation/core/PcrPolicies", {
   effect: Effect.gen(function* () {
@@ -33,7 +34,7 @@ export class PcrPolicies extends Effect.Service<PcrPolicies>()("@itl-attestation
       })
 
     const forMachine = (id: MachineId) =>
-      Effect.zipRight(authorized(MachinesRead), viewOf(id)).pipe(sqlDefect, Effect.withSpan("PcrPolicies.forMachine"))
+      Effect.zipRight(authorized(MachinesRead), viewOf(id)).pipe(sqlDefect, traced("PcrPolicies.forMachine"))
 
     const setForMachine = (id: MachineId, policy: PcrPolicy | null) =>
       Effect.gen(function* () {
@@ -51,7 +52,7 @@ export class PcrPolicies extends Effect.Service<PcrPolicies>()("@itl-attestation
           })
         )
         return yield* viewOf(id)
-      }).pipe(sqlDefect, Effect.withSpan("PcrPolicies.setForMachine"))
+      }).pipe(sqlDefect, traced("PcrPolicies.setForMachine"))
 
     const defaultView = Effect.map(repo.defaultPolicy, (found) => {
       const policy = Option.getOrUndefined(found)
@@ -62,7 +63,7 @@ export class PcrPolicies extends Effect.Service<PcrPolicies>()("@itl-attestation
       })
     })
 
-    const getDefault = Effect.zipRight(authorized(MachinesRead), defaultView).pipe(sqlDefect, Effect.withSpan("PcrPolicies.getDefault"))
+    const getDefault = Effect.zipRight(authorized(MachinesRead), defaultView).pipe(sqlDefect, traced("PcrPolicies.getDefault"))
 
     const setDefault = (policy: PcrPolicy | null) =>
       Effect.gen(function* () {
@@ -78,7 +79,7 @@ export class PcrPolicies extends Effect.Service<PcrPolicies>()("@itl-attestation
           })
         )
         return yield* defaultView
-      }).pipe(sqlDefect, Effect.withSpan("PcrPolicies.setDefault"))
+      }).pipe(sqlDefect, traced("PcrPolicies.setDefault"))
 
     return { forMachine, setForMachine, getDefault, setDefault } as const
   }),

@@ -16,6 +16,7 @@ import { SqlClient } from "@effect/sql"
 import { DateTime, Effect, Schema } from "effect"
 import { Int8, Timestamp } from "../db/columns.js"
 import { chainHash, GENESIS_HASH } from "./chain.js"
+import { traced } from "../observability/traced.js"
 
 /** Rows sealed per transaction: keeps each pass short (row locks, the embedded database's single connection). */
 export const SEAL_BATCH = 500
@@ -84,7 +85,7 @@ export const sealPass = (key: Buffer, owner: string) =>
         return sealed.length
       })
     )
-  }).pipe(Effect.withSpan("AuditSealer.pass"))
+  }).pipe(traced("AuditSealer.pass"))
 
 /** Gives the lease back (shutdown), so another instance seals at once instead of after it expires. */
 export const releaseSealLease = (owner: string) =>

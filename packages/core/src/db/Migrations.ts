@@ -11,6 +11,7 @@
 import { Migrator } from "@effect/sql"
 import { SqlClient } from "@effect/sql"
 import { Effect } from "effect"
+import { traced } from "../observability/traced.js"
 
 export type MigrationSet = Record<string, Effect.Effect<void, unknown, SqlClient.SqlClient>>
 
@@ -36,4 +37,4 @@ export const runMigrations = (owner: string, migrations: MigrationSet) =>
         return yield* runMigrator({ loader: Migrator.fromRecord(migrations), table })
       })
     )
-  }).pipe(Effect.withSpan("Migrations.run", { attributes: { owner } }))
+  }).pipe(traced("Migrations.run", { attributes: { owner } }))

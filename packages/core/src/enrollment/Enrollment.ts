@@ -49,6 +49,7 @@ import {
 } from "./EnrollmentErrors.js"
 import { loadCaBundle } from "./ekCertificate.js"
 import { certificateVerdict, enrollmentKeys, type EnrollmentKeys } from "./enrollmentInput.js"
+import { traced } from "../observability/traced.js"
 
 const CHALLENGE_TTL = Duration.minutes(5)
 /** A new challenge per EK at most this often: MakeCredential costs an RSA/ECDH operation. */
@@ -198,7 +199,7 @@ export class Enrollment extends Effect.Service<Enrollment>()("@itl-attestation/c
             return answer(yield* issueChallenge(machine, keys.right, certVerified))
           })
         )
-      }).pipe(sqlDefect, Effect.withSpan("Enrollment.register"))
+      }).pipe(sqlDefect, traced("Enrollment.register"))
 
     type ActivationFailure = MachineNotFound | NoChallenge | ChallengeExpired | ActivationFailed
 
@@ -240,7 +241,7 @@ export class Enrollment extends Effect.Service<Enrollment>()("@itl-attestation/c
           })
         )
         return yield* outcome
-      }).pipe(sqlDefect, Effect.withSpan("Enrollment.activate"))
+      }).pipe(sqlDefect, traced("Enrollment.activate"))
 
     return { register, activate } as const
   }),

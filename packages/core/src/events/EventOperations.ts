@@ -12,6 +12,7 @@ import { actorOf, authorized } from "../authorization/Authorized.js"
 import { EventsRead, EventsWrite } from "../authorization/coreScopes.js"
 import { Events } from "./Events.js"
 import { DeadLetter, DeadLetterPage, EventTypeInfo, EventTypeList, ReplayOutcome, ReplayPending } from "./EventsApi.js"
+import { traced } from "../observability/traced.js"
 
 /** How long a replay request waits for the consumer's instance to run it before answering 202. */
 const REPLAY_WAIT_MS = 10_000
@@ -100,7 +101,7 @@ export class EventOperations extends Effect.Service<EventOperations>()("@itl-att
         if (running) yield* events.wakeConsumer(name)
         const [status] = yield* events.consumers(name)
         return status!
-      }).pipe(sqlDefect, Effect.withSpan(running ? "EventOperations.start" : "EventOperations.stop"))
+      }).pipe(sqlDefect, traced(running ? "EventOperations.start" : "EventOperations.stop"))
 
     const findDeadLetter = (id: string) =>
       sql<DeadLetterRow>`SELECT * FROM event_dead_letters WHERE id = ${id}`.pipe(Effect.map((rows) => rows[0]))
@@ -121,7 +122,7 @@ export class EventOperations extends Effect.Service<EventOperations>()("@itl-att
           limit: filter.limit,
           offset: filter.offset
         })
-      }).pipe(sqlDefect, Effect.withSpan("EventOperations.deadLetters"))
+      }).pipe(sqlDefect, traced("EventOperations.deadLetters"))
 
     /**
      * Asks the consumer to run its handler on the event again. Whichever
@@ -170,7 +171,7 @@ export class EventOperations extends Effect.Service<EventOperations>()("@itl-att
         return row.replayed_at !== null
           ? new ReplayOutcome({ outcome: "delivered", error: null, dead_letter: toDeadLetter(row) })
           : new ReplayOutcome({ outcome: "failed", error: row.replay_error, dead_letter: toDeadLetter(row) })
-      }).pipe(sqlDefect, Effect.withSpan("EventOperations.replay"))
+      }).pipe(sqlDefect, traced("EventOperations.replay"))
 
     return { types, consumers, stop: (name: string) => setRunning(name, false), start: (name: string) => setRunning(name, true), deadLetters, replay } as const
   })

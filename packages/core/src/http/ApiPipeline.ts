@@ -79,6 +79,11 @@ const declaredLength = (request: HttpServerRequest.HttpServerRequest) => {
   return header === undefined ? 0 : Number(header)
 }
 
+const declaresNoBody = (request: HttpServerRequest.HttpServerRequest) =>
+  (request.method === "GET" || request.method === "HEAD") &&
+  request.headers["content-length"] === undefined &&
+  request.headers["transfer-encoding"] === undefined
+
 const run = (
   pipeline: ApiPipeline,
   route: Effect.Effect<HttpServerResponse.HttpServerResponse, HttpLayerRouter.unhandled>
@@ -97,10 +102,12 @@ const run = (
 
     // Every body is read, whatever the method: one left unread (a GET with a body) would make the
     // connection reset when it closes, before the client has read the answer. Multipart bodies are
-    // streamed by the platform with their own limits.
+    // streamed by the platform with their own limits. A GET or HEAD that declares no body (neither
+    // Content-Length nor Transfer-Encoding: HTTP/1.1 framing says it has none) has nothing to read,
+    // and no GET endpoint decodes one: it is served as it came, without waiting for the stream's end.
     const multipart = (request.headers["content-type"] ?? "").toLowerCase().includes("multipart/")
     let served = request
-    if (!multipart) {
+    if (!multipart && !declaresNoBody(request)) {
       const body = yield* readBody(request, pipeline)
       if (body._tag === "TooLarge") return tooLarge(pipeline.maxBodyBytes)
       if (body._tag === "Unreadable") return badInput({ field: "", message: body.message })
@@ -109,11 +116,9 @@ const run = (
     // Once the body is in, the request runs to its end even if the client goes away: interrupting it
     // mid-query makes the database client cancel the statement, and on the embedded database (one
     // session) that cancel stalls every other request for seconds. The answer is simply not sent.
-    return yield* route.pipe(
-      Effect.provideService(HttpServerRequest.HttpServerRequest, served),
-      Effect.catchAllCause(problemOf),
-      Effect.uninterruptible
-    )
+    // (Providing a service copies the request's whole context: only when the request was replaced.)
+    const routed = served === request ? route : Effect.provideService(route, HttpServerRequest.HttpServerRequest, served)
+    return yield* routed.pipe(Effect.catchAllCause(problemOf), Effect.uninterruptible)
   }).pipe(
     Effect.map((result) => (HttpServerResponse.isServerResponse(result) ? result : renderWithRetry(pipeline, result))),
     Effect.flatMap((response) => finish(pipeline, response))
@@ -140,6 +145,9 @@ export const pipelineMiddleware = (pipeline: ApiPipeline) =>
     (
       route: Effect.Effect<HttpServerResponse.HttpServerResponse, HttpLayerRouter.unhandled>
     ): Effect.Effect<HttpServerResponse.HttpServerResponse, HttpLayerRouter.unhandled, HttpServerRequest.HttpServerRequest | HttpRouter.RouteContext> =>
-      // A fresh set of hints per request.
-      Effect.suspend(() => Effect.provideService(run(pipeline, route), ResponseHints, new Map<string, string>()))
+      // A fresh set of hints per request: the request context gives one (RequestContext.ts); an API
+      // served without it gets its own here.
+      Effect.flatMap(ResponseHints, (hints) =>
+        hints !== undefined ? run(pipeline, route) : Effect.provideService(run(pipeline, route), ResponseHints, new Map<string, string>())
+      )
   )

@@ -5,19 +5,22 @@
  * - an id: the client's `X-Request-Id` when it is a short token, otherwise a
  *   new UUID; echoed in the response and annotated on every log line written
  *   while the request runs (`request_id`);
+ * - a fresh set of ResponseHints (Retry-After and the like, set by services);
  * - the security headers of responseHeaders.ts;
  * - the request observers (RequestObservers.ts): method, route template,
  *   status and duration of every request, for metrics;
  * - optionally, one access log line per request (method, path without the
- *   query, route, status, duration), annotated with the request id.
+ *   query, route, status, duration), annotated with the request id; not even
+ *   built when the minimum log level (set before the app is built) hides Info.
  *
  * A failure that escapes every pipeline (a route added outside one) is logged
  * and answered with a bare 500, and a HEAD to an unknown route with a 404.
  */
 import { HttpLayerRouter, HttpServerError, HttpServerRequest, HttpServerResponse } from "@effect/platform"
-import { Cause, Context, Effect } from "effect"
+import { Cause, Context, Effect, FiberRef, LogLevel } from "effect"
 import * as crypto from "node:crypto"
 import { RequestObservers } from "./RequestObservers.js"
+import { ResponseHints } from "./ResponseHints.js"
 import { withSecurityHeaders } from "./responseHeaders.js"
 
 /** Per-request facts that the pipeline fills in for the observers. */
@@ -51,6 +54,8 @@ const lastResort = (cause: Cause.Cause<HttpLayerRouter.unhandled>) => {
 export const requestContextLayer = (options: { readonly accessLog: boolean }) => HttpLayerRouter.middleware(
     Effect.gen(function* () {
       const observers = yield* RequestObservers
+      const minimumLevel = yield* FiberRef.get(FiberRef.currentMinimumLogLevel)
+      const accessLog = options.accessLog && LogLevel.greaterThanEqual(LogLevel.Info, minimumLevel)
       return (
         app: Effect.Effect<HttpServerResponse.HttpServerResponse, HttpLayerRouter.unhandled>
       ): Effect.Effect<HttpServerResponse.HttpServerResponse, HttpLayerRouter.unhandled, HttpServerRequest.HttpServerRequest> =>
@@ -58,8 +63,9 @@ export const requestContextLayer = (options: { readonly accessLog: boolean }) =>
           const request = yield* HttpServerRequest.HttpServerRequest
           const facts: RequestFacts = { id: requestIdOf(request), route: undefined }
           const started = performance.now()
+          // Both per-request services in one provide (each provide copies the whole service context).
           const response = yield* app.pipe(
-            Effect.provideService(CurrentRequest, facts),
+            Effect.provide(Context.make(CurrentRequest, facts).pipe(Context.add(ResponseHints, new Map<string, string>()))),
             Effect.catchAllCause(lastResort),
             Effect.annotateLogs("request_id", facts.id)
           )
@@ -71,7 +77,7 @@ export const requestContextLayer = (options: { readonly accessLog: boolean }) =>
             durationSeconds: (performance.now() - started) / 1000
           }
           yield* observers.notify(observed)
-          if (options.accessLog) {
+          if (accessLog) {
             yield* Effect.logInfo("Sent HTTP response").pipe(
               Effect.annotateLogs({
                 request_id: facts.id,
@@ -83,7 +89,7 @@ export const requestContextLayer = (options: { readonly accessLog: boolean }) =>
               })
             )
           }
-          return withSecurityHeaders(HttpServerResponse.setHeader(response, "x-request-id", facts.id))
+          return withSecurityHeaders(response, { "x-request-id": facts.id })
         })
   }),
   { global: true }

@@ -22,6 +22,7 @@ import { KeyringAdmin } from "../authorization/coreScopes.js"
 import { dataKeyAad } from "./DataKeys.js"
 import { Keyring } from "./Keyring.js"
 import { DEFAULT_REWRAP_LIMIT, MAX_REWRAP_LIMIT } from "./rewrapLimits.js"
+import { traced } from "../observability/traced.js"
 
 /** Where one owner keeps values sealed with `Keyring.seal`, and how their AAD is made. */
 export interface SealedTable {
@@ -174,7 +175,7 @@ export class MasterKeyRewrap extends Effect.Service<MasterKeyRewrap>()("@itl-att
           tables: counts,
           remaining: counts.reduce((n, c) => n + c.remaining, 0)
         } satisfies RewrapPass
-      }).pipe(sqlDefect, Effect.withSpan("MasterKeyRewrap.run"))
+      }).pipe(sqlDefect, traced("MasterKeyRewrap.run"))
 
     /** The core's own sealed table: the wrapped data keys (e.g. the audit-chain key). */
     yield* register({

@@ -13,6 +13,7 @@ import { type MachineFilter, MachineRepo } from "./MachineRepo.js"
 import { MachineSessions } from "../sessions/MachineSessions.js"
 import { machineChange } from "./machineEvent.js"
 import { eventOf, type OperatorAction, transition } from "./lifecycle.js"
+import { traced } from "../observability/traced.js"
 
 export class Machines extends Effect.Service<Machines>()("@itl-attestation/core/Machines", {
   effect: Effect.gen(function* () {
@@ -31,14 +32,14 @@ export class Machines extends Effect.Service<Machines>()("@itl-attestation/core/
       Effect.gen(function* () {
         yield* authorized(MachinesRead)
         return toMachine(yield* findOrFail(id))
-      }).pipe(sqlDefect, Effect.withSpan("Machines.get"))
+      }).pipe(sqlDefect, traced("Machines.get"))
 
     const list = (filter: MachineFilter) =>
       Effect.gen(function* () {
         yield* authorized(MachinesRead)
         const { rows, total } = yield* repo.list(filter)
         return new MachinePage({ machines: rows.map(toMachine), total, limit: filter.limit, offset: filter.offset }) as MachinePageType
-      }).pipe(sqlDefect, Effect.withSpan("Machines.list"))
+      }).pipe(sqlDefect, traced("Machines.list"))
 
     const act = (action: OperatorAction, id: MachineId, reason: string | undefined) =>
       Effect.gen(function* () {
@@ -77,7 +78,7 @@ export class Machines extends Effect.Service<Machines>()("@itl-attestation/core/
           })
         )
         return toMachine(updated)
-      }).pipe(sqlDefect, Effect.withSpan(`Machines.${action}`))
+      }).pipe(sqlDefect, traced(`Machines.${action}`))
 
     const remove = (id: MachineId) =>
       Effect.gen(function* () {
@@ -98,7 +99,7 @@ export class Machines extends Effect.Service<Machines>()("@itl-attestation/core/
             events: [machineChange("machine.deleted", current, { actor: operator.name })]
           })
         )
-      }).pipe(sqlDefect, Effect.withSpan("Machines.delete"))
+      }).pipe(sqlDefect, traced("Machines.delete"))
 
     return {
       get,

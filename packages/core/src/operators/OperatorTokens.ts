@@ -17,6 +17,7 @@ import { BadRequest, Forbidden, NotFound, Unauthorized } from "../http/ApiError.
 import type { Page } from "../http/Pagination.js"
 import { CreatedOperatorToken, type OperatorIdentity, OperatorToken, OperatorTokenList, type Role } from "./Operator.js"
 import { generateToken, hashToken } from "./tokenHash.js"
+import { traced } from "../observability/traced.js"
 
 interface TokenRow {
   readonly id: string
@@ -141,7 +142,7 @@ export class OperatorTokens extends Effect.Service<OperatorTokens>()("@itl-attes
           (row) => ({ action: "operator_token.created", targetType: "operator_token", targetId: row.id, details: { name, role, scopes } })
         )
         return new CreatedOperatorToken({ ...toToken(row), token })
-      }).pipe(sqlDefect, Effect.withSpan("OperatorTokens.create"))
+      }).pipe(sqlDefect, traced("OperatorTokens.create"))
 
     const list = (page: Page) =>
       Effect.gen(function* () {
@@ -149,7 +150,7 @@ export class OperatorTokens extends Effect.Service<OperatorTokens>()("@itl-attes
         const rows = yield* sql<TokenRow>`SELECT * FROM operator_tokens ORDER BY created_at, id LIMIT ${page.limit} OFFSET ${page.offset}`
         const [count] = yield* sql<{ total: number }>`SELECT count(*)::int AS total FROM operator_tokens`
         return new OperatorTokenList({ tokens: rows.map(toToken), total: count!.total, ...page })
-      }).pipe(sqlDefect, Effect.withSpan("OperatorTokens.list"))
+      }).pipe(sqlDefect, traced("OperatorTokens.list"))
 
     const revoke = (id: string) =>
       Effect.gen(function* () {
@@ -165,7 +166,7 @@ export class OperatorTokens extends Effect.Service<OperatorTokens>()("@itl-attes
           (row) => ({ action: "operator_token.revoked", targetType: "operator_token", targetId: id, details: { name: row.name } })
         )
         return toToken(row)
-      }).pipe(sqlDefect, Effect.withSpan("OperatorTokens.revoke"))
+      }).pipe(sqlDefect, traced("OperatorTokens.revoke"))
 
     /**
      * Whether `token` is a live operator token, without counting it as used:
