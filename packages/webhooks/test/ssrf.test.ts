@@ -4,7 +4,8 @@
  * host name that now resolves to a refused address is a recorded failure and
  * no request leaves.
  */
-import { refusalOf, webhooks } from "@itl-attestation/webhooks"
+import { post, refusalOf, webhooks } from "@itl-attestation/webhooks"
+import { Effect } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { type FreshDatabase, freshDatabase } from "../../../test-support/database.js"
 import { api, startServer, type TestServer } from "../../../test-support/server.js"
@@ -60,6 +61,29 @@ describe("addresses", () => {
   for (const address of ["93.184.215.14", "2606:4700::6810:84e5", "8.8.8.8"]) {
     it(`allows the public address ${address}`, () => expect(refusalOf(address, false)).toBeUndefined())
   }
+})
+
+describe("address pinning", () => {
+  it("connects to the checked address, whatever the URL's host name resolves to (here: nothing)", async () => {
+    const port = new URL(receiver.url).port
+    const before = receiver.received.length
+    const answer = await Effect.runPromise(
+      post({
+        url: new URL(`http://pinned.invalid:${port}/pinned`),
+        address: { address: "127.0.0.1", family: 4 },
+        headers: { "content-type": "application/json" },
+        body: "{}",
+        timeoutMs: 5000,
+        attemptTimeoutMs: 5000
+      })
+    )
+    expect(answer.status).toBe(200)
+    const got = receiver.received[before]!
+    expect(got.path).toBe("/pinned")
+    // The Host header still names the URL's host (virtual hosts, TLS names): only the address is pinned.
+    expect(got.headers.host).toBe(`pinned.invalid:${port}`)
+    receiver.received.splice(before)
+  })
 })
 
 describe("at create time and at delivery", () => {
