@@ -342,6 +342,16 @@ export const DeliveryWorker = Layer.scopedDiscard(
       Effect.forever,
       Effect.forkScoped
     )
+    // History retention: finished attempts older than ITL_WEBHOOK_HISTORY_RETENTION go; queued ones stay.
+    // Every instance sweeps; the DELETE is idempotent.
+    yield* sql`DELETE FROM extension_webhook_deliveries
+        WHERE state IN ('succeeded', 'failed', 'cancelled', 'skipped')
+          AND created_at < now() - make_interval(secs => ${config.retentionMs / 1000})`.pipe(
+      Effect.catchAllCause((cause) => Effect.logWarning(`webhook history pruning: ${Cause.pretty(cause).split("\n")[0]}`)),
+      Effect.zipRight(Effect.sleep(Math.min(3_600_000, Math.max(1000, config.retentionMs / 2)))),
+      Effect.forever,
+      Effect.forkScoped
+    )
     yield* Effect.logDebug(`webhook delivery: ${attempts} attempts per message (retries after ${config.schedule.map(formatMs).join(", ")})`)
   })
 )

@@ -13,6 +13,8 @@ export interface WebhookConfigShape {
   readonly disableAfter: number
   readonly concurrency: number
   readonly allowPrivate: boolean
+  /** How long finished attempts stay in the history. */
+  readonly retentionMs: number
 }
 
 const duration = (name: string, fallback: string) =>
@@ -41,7 +43,8 @@ export const webhookConfig: Config.Config<WebhookConfigShape> = Config.all({
     Config.validate({ message: "must be an integer from 1 to 1000", validation: (n) => n >= 1 && n <= 1000 }),
     Config.withDefault(16)
   ),
-  allowPrivate: Config.boolean("ITL_WEBHOOK_ALLOW_PRIVATE").pipe(Config.withDefault(false))
+  allowPrivate: Config.boolean("ITL_WEBHOOK_ALLOW_PRIVATE").pipe(Config.withDefault(false)),
+  retentionMs: duration("ITL_WEBHOOK_HISTORY_RETENTION", "30d")
 })
 
 /**
