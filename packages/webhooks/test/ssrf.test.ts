@@ -136,7 +136,8 @@ describe("configuration", () => {
     ["ITL_WEBHOOK_TIMEOUT", "0s"],
     ["ITL_WEBHOOK_DISABLE_AFTER", "0"],
     ["ITL_WEBHOOK_CONCURRENCY", "many"],
-    ["ITL_WEBHOOK_ALLOW_PRIVATE", "perhaps"]
+    ["ITL_WEBHOOK_ALLOW_PRIVATE", "perhaps"],
+    ["ITL_WEBHOOK_HISTORY_RETENTION", "forever"]
   ] as const) {
     it(`stops the start on a malformed ${variable}, naming it`, async () => {
       await expect(startServer({ extensions: [webhooks], env: { [variable]: value } })).rejects.toThrow(variable)
