@@ -13,7 +13,7 @@ import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..")
-const projects = ["packages/core", "packages/secret-vault", "packages/host-node", "packages/cli", "examples/external-extension"]
+const projects = ["packages/core", "packages/secret-vault", "packages/webhooks", "packages/host-node", "packages/cli", "examples/external-extension"]
 
 /** A project never built has no build info: then the whole tree is compiled, which is the slow case. */
 const firstBuild = projects.some((project) => !fs.existsSync(path.join(root, project, "dist", ".tsbuildinfo")))
@@ -50,6 +50,11 @@ const afterTsc = [
     name: "bundle secret_vault's CLI module",
     output: "packages/secret-vault/dist/cli.cjs",
     run: node("packages/cli/scripts/bundle.mjs", "packages/secret-vault/dist/cli.js", "packages/secret-vault/dist/cli.cjs")
+  },
+  {
+    name: "bundle webhooks' CLI module",
+    output: "packages/webhooks/dist/cli.cjs",
+    run: node("packages/cli/scripts/bundle.mjs", "packages/webhooks/dist/cli.js", "packages/webhooks/dist/cli.cjs")
   }
 ]
 

@@ -58,7 +58,11 @@ export const runCli = async (argv: ReadonlyArray<string>, context: RunContext): 
   const names = parsed.path.slice(1).map((node) => node.name)
   const spec = isNodeSpec(parsed.command) && parsed.command.kind === "command" ? parsed.command : await context.load(names)
   if (typeof spec === "string") return fail(context, spec)
-  const globals = resolveGlobals(parsed.values, context.env, spec.savesProfile !== true)
+  // A command may declare an option with a global's name (`webhook add --url <endpoint>`): on that command
+  // the flag is the command's, and the global comes from its variable, the profile or its default.
+  const own = new Set(parsed.command.options.map((o) => o.name))
+  const globalValues = Object.fromEntries(Object.entries(parsed.values).filter(([name]) => !own.has(name)))
+  const globals = resolveGlobals(globalValues, context.env, spec.savesProfile !== true)
   if (!globals.ok) return globals.usage ? usage(context, parsed.path, globals.message) : fail(context, globals.message)
   const bound = bindCommand(spec, parsed.values, parsed.positionals, context.env)
   if (!bound.ok) return usage(context, parsed.path, bound.message)
