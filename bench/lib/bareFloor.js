@@ -35,43 +35,32 @@ const MASTER_KEY = Buffer.from(config.masterKey, "hex")
 const MASTER_KEY_ID = keyIdOf(MASTER_KEY)
 const SHARED_KEY = Buffer.from(config.sharedMasterKey, "hex")
 
+/** BEGIN … COMMIT on one pooled connection, `work(query)` in between (query answers the rows); ROLLBACK on any error. */
+const inTransaction = async (pool, work) => {
+  const client = await pool.connect()
+  try {
+    await client.query("BEGIN")
+    const result = await work(async (text, params) => (await client.query(text, params)).rows)
+    await client.query("COMMIT")
+    return result
+  } catch (error) {
+    await client.query("ROLLBACK").catch(() => {})
+    throw error
+  } finally {
+    client.release()
+  }
+}
+
 /** The floor sealer's access to the pool (floorSealer.js). */
 const sealerDriver = (pool) => ({
   query: async (text, params) => (await pool.query(text, params)).rows,
-  transaction: async (work) => {
-    const client = await pool.connect()
-    try {
-      await client.query("BEGIN")
-      const result = await work(async (text, params) => (await client.query(text, params)).rows)
-      await client.query("COMMIT")
-      return result
-    } catch (error) {
-      await client.query("ROLLBACK").catch(() => {})
-      throw error
-    } finally {
-      client.release()
-    }
-  }
+  transaction: (work) => inTransaction(pool, work)
 })
 
 const makeHandlers = (pool, sealer) => {
   const one = async (text, params) => (await pool.query(text, params)).rows[0]
-
-  /** BEGIN … COMMIT on one pooled connection; ROLLBACK on any error. */
-  const transaction = async (work) => {
-    const client = await pool.connect()
-    try {
-      await client.query("BEGIN")
-      const result = await work(async (text, params) => (await client.query(text, params)).rows[0])
-      await client.query("COMMIT")
-      return result
-    } catch (error) {
-      await client.query("ROLLBACK").catch(() => {})
-      throw error
-    } finally {
-      client.release()
-    }
-  }
+  /** A transaction whose queries answer their first row. */
+  const transaction = (work) => inTransaction(pool, (query) => work(async (text, params) => (await query(text, params))[0]))
   const audit = async (q, actor, action, targetType, targetId, details) => {
     await q(SQL.insertAudit, [new Date(), actor, "machine", action, targetType, targetId, JSON.stringify(details)])
     sealer.wake()
