@@ -144,10 +144,11 @@ describe.each(databases)("an extension installed from its npm tarball (%s)", (_l
     await database?.cleanup()
   })
 
-  it("loads the extension found beside the installed CLI, and secret_vault; reports the broken package in one line", async () => {
+  it("loads the extension found beside the installed CLI, secret_vault and webhooks; reports the broken package in one line", async () => {
     const extensionsLine = (await server.waitFor(/^Extensions: .*$/m))[0]
     expect(extensionsLine).toContain("example_inventory 1.0.0")
     expect(extensionsLine).toContain("secret_vault 2.0.0")
+    expect(extensionsLine).toContain("webhooks 1.0.0")
     const lines = server.output().stdout.split("\n")
     expect(lines.filter((l) => l.includes("Failed to load"))).toEqual([
       `[Extension] Failed to load broken-server-extension: cannot import ${fs.realpathSync(path.join(project, "node_modules", "broken-server-extension"))}/index.js: cannot find module ./gone.js`
@@ -159,7 +160,7 @@ describe.each(databases)("an extension installed from its npm tarball (%s)", (_l
       version: "1.0.0",
       description: "An inventory tag per machine (example external extension)"
     })
-    expect(listed.body.extensions.map((e: { name: string }) => e.name).sort()).toEqual(["example_inventory", "secret_vault"])
+    expect(listed.body.extensions.map((e: { name: string }) => e.name).sort()).toEqual(["example_inventory", "secret_vault", "webhooks"])
   })
 
   it("serves its routes to operators and viewers as declared, and refuses everyone else", async () => {
@@ -248,7 +249,7 @@ describe.each(databases)("an extension installed from its npm tarball (%s)", (_l
     // The core's own commands are untouched, `machine` included.
     const extensions = await cli(["-o", "json", "extensions", "list"], env)
     expect(extensions.code).toBe(0)
-    expect(JSON.parse(extensions.stdout).total).toBe(2)
+    expect(JSON.parse(extensions.stdout).total).toBe(3)
     const machines = await cli(["-o", "json", "machine", "list"], env)
     expect(machines.code).toBe(0)
     expect(JSON.parse(machines.stdout).machines.map((m: { id: string }) => m.id)).toContain(machineId)

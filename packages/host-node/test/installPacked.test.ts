@@ -62,17 +62,17 @@ describe("npm install -g of the packed packages", () => {
     expect(help.stdout).toMatch(/^ +serve +Run the attestation server/m)
   })
 
-  it("`attestation serve` starts on the embedded database and finds secret_vault installed beside it", async () => {
+  it("`attestation serve` starts on the embedded database and finds secret_vault and webhooks installed beside it", async () => {
     const dataDir = fs.mkdtempSync(path.join(work, "data-"))
     const server = await spawnServe({ ITL_DATA_DIR: dataDir, HOME: elsewhere }, { bin, cwd: elsewhere })
     try {
       await server.waitFor(/^Extensions: .*$/m, 110_000)
-      expect(server.output().stdout).toMatch(/^Extensions: secret_vault 2\.0\.0$/m)
+      expect(server.output().stdout).toMatch(/^Extensions: secret_vault 2\.0\.0, webhooks 1\.0\.0$/m)
       const health = await request(server.url, { path: "/healthz" })
       expect(health.status).toBe(200)
       const extensions = await request(server.url, { path: "/api/v1/extensions" })
       expect(extensions.status).toBe(200)
-      expect(JSON.parse(extensions.body).extensions.map((e: { name: string }) => e.name)).toEqual(["secret_vault"])
+      expect(JSON.parse(extensions.body).extensions.map((e: { name: string }) => e.name)).toEqual(["secret_vault", "webhooks"])
       // It keeps its data where it was told, not in the installation.
       expect(fs.existsSync(path.join(dataDir, "admin-token"))).toBe(true)
     } finally {
@@ -81,12 +81,16 @@ describe("npm install -g of the packed packages", () => {
     }
   }, 150_000)
 
-  // Each global package has its own node_modules: secret_vault's CLI module must not need to resolve the CLI's
-  // dependencies (@effect/cli) from where it is installed.
-  it("adds secret_vault's commands (shared-secret, agent secret) without a problem line", async () => {
+  // Each global package has its own node_modules: an extension's CLI module must not need to resolve the CLI's
+  // dependencies from where it is installed.
+  it("adds secret_vault's commands (shared-secret, agent secret) and webhooks' (webhook) without a problem line", async () => {
     const help = await exec(bin, ["--help"], { cwd: elsewhere, env: userEnv() })
     expect(help.stderr).toBe("")
     expect(help.stdout).toMatch(/^ +shared-secret +Secrets shared by several machines/m)
+    expect(help.stdout).toMatch(/^ +webhook +/m)
+    const webhook = await exec(bin, ["webhook", "--help"], { cwd: elsewhere, env: userEnv() })
+    expect(webhook.stderr).toBe("")
+    expect(webhook.stdout).toMatch(/^ +add +/m)
     const agent = await exec(bin, ["agent", "--help"], { cwd: elsewhere, env: userEnv() })
     expect(agent.stderr).toBe("")
     expect(agent.stdout).toMatch(/^ +secret +Secrets the server keeps for this machine/m)
