@@ -36,6 +36,8 @@ import { pipelineMiddleware, resolvePipeline } from "./http/ApiPipeline.js"
 import { withPolicies } from "./http/openApiPolicies.js"
 import { CurrentRequest, requestContextLayer } from "./http/RequestContext.js"
 import { RequestObservers } from "./http/RequestObservers.js"
+import { AuditFeed } from "./audit/AuditFeed.js"
+import { Measurements } from "./observability/Measurements.js"
 import { KeyringLive } from "./keyring/Keyring.js"
 import { tracerWhenConsumed } from "./observability/traced.js"
 import { KeyringHttp } from "./keyring/KeyringHttp.js"
@@ -85,7 +87,7 @@ export const CoreServicesLive = Layer.mergeAll(
   Layer.provideMerge(Layer.mergeAll(AuditLog.Default, MachineRepo.Default)),
   // The core's scopes are known before any API is served or token created.
   Layer.provideMerge(Layer.effectDiscard(Effect.flatMap(ScopeRegistry, (registry) => registry.register("core", coreScopes))).pipe(Layer.provideMerge(ScopeRegistry.Default))),
-  Layer.provideMerge(Layer.mergeAll(Events.Default, EventCatalog.Default, ExtensionRegistry.Default, RequestObservers.Default, hostEnvironmentLayer(CORE_VERSION))),
+  Layer.provideMerge(Layer.mergeAll(Events.Default, EventCatalog.Default, ExtensionRegistry.Default, RequestObservers.Default, AuditFeed.Default, Measurements.Default, hostEnvironmentLayer(CORE_VERSION))),
   Layer.provideMerge(DatabaseReady),
   // The keyring first: a missing or malformed master key stops the start before any connection is made.
   Layer.provideMerge(KeyringLive),

@@ -27,6 +27,14 @@ export { AuditedChanges, type ChangeEvent, type ChangeRecord } from "./audit/Aud
 export { MachineDirectory, type EnrolledKeys, type MachineListFilter } from "./machines/MachineDirectory.js"
 export { EventBus } from "./events/EventBus.js"
 export { RequestObservers, type ObservedRequest, type RequestObserver } from "./http/RequestObservers.js"
+export { AuditFeed, type SealedAuditEntry, type SealedEntriesObserver } from "./audit/AuditFeed.js"
+export {
+  Measurements,
+  type Counter,
+  type CounterDefinition,
+  type CounterIncrement,
+  type MeasurementObserver
+} from "./observability/Measurements.js"
 export { retryAfter, ResponseHints } from "./http/ResponseHints.js"
 export { traced, tracerWhenConsumed } from "./observability/traced.js"
 export { type ApiPipelineOptions, renderCoreProblem } from "./http/ApiPipeline.js"

@@ -13,7 +13,7 @@
  *   out (timeout + a margin) and the attempt is made again: at least once.
  */
 import { SqlClient } from "@effect/sql"
-import { AuditedChanges, EventBus, Keyring, type StoredEvent, systemActor } from "@itl-attestation/core"
+import { AuditedChanges, EventBus, Keyring, Measurements, type StoredEvent, systemActor } from "@itl-attestation/core"
 import { Cause, DateTime, Effect, FiberSet, Layer, Option, Ref } from "effect"
 import * as crypto from "node:crypto"
 import { DeliveryWake } from "./DeliveryWake.js"
@@ -76,6 +76,12 @@ export const DeliveryWorker = Layer.scopedDiscard(
     const bus = yield* EventBus
     const wake = yield* DeliveryWake
     const config = yield* WebhookSettings
+    // Exporters (the metrics extension) count attempts from here: one per HTTP attempt, by its outcome.
+    const attemptCounter = yield* (yield* Measurements).counter({
+      name: "webhook_deliveries",
+      help: "Webhook delivery attempts, by event type and outcome (success: a 2xx answer; failure: anything else)",
+      labels: ["event_type", "status"]
+    })
     const instance = crypto.randomUUID()
     const leaseSeconds = Math.ceil(config.timeoutMs / 1000) + 5
     const attempts = config.schedule.length + 1
@@ -304,6 +310,7 @@ export const DeliveryWorker = Layer.scopedDiscard(
         for (let n = 0; row !== undefined; n++) {
           const current: Claimed = row
           const outcome = yield* send(current)
+          attemptCounter.inc({ event_type: current.event_type, status: outcome.ok ? "success" : "failure" })
           const recorded: { retryIn: number | undefined; next?: Claimed | undefined } = yield* record(current, outcome).pipe(
             Effect.catchAllCause((cause) =>
               // The claim runs out and the attempt is made again.

@@ -17,6 +17,7 @@ import { rowDefect } from "../db/rowDefect.js"
 import { sqlDefect } from "../db/sqlDefect.js"
 import { loadDataKey } from "../keyring/DataKeys.js"
 import { type Actor, ActorKind, AuditEntry, AuditPage, AuditVerification } from "./AuditEntry.js"
+import { AuditFeed } from "./AuditFeed.js"
 import { releaseSealLease, SEAL_BATCH, sealPass } from "./AuditSealer.js"
 import { chainHash, GENESIS_HASH } from "./chain.js"
 import { traced } from "../observability/traced.js"
@@ -95,6 +96,7 @@ export class AuditLog extends Effect.Service<AuditLog>()("@itl-attestation/core/
   scoped: Effect.gen(function* () {
     const sql = yield* SqlClient.SqlClient
     const key = yield* loadDataKey("audit_chain")
+    const feed = yield* AuditFeed
     const sealerId = crypto.randomUUID()
     /** Wakes this instance's sealer after a local append. */
     const wake = yield* Queue.sliding<void>(1)
@@ -116,8 +118,9 @@ export class AuditLog extends Effect.Service<AuditLog>()("@itl-attestation/core/
     // connection killed: an error or a defect of the driver — sandboxed, so a
     // defect cannot end the fiber) has rolled back; it is logged and retried.
     const sealing = sealPass(key, sealerId).pipe(
+      Effect.tap(feed.notifySealed),
       Effect.flatMap((sealed) =>
-        sealed >= SEAL_BATCH
+        sealed.length >= SEAL_BATCH
           ? Effect.void
           : Effect.zipRight(Effect.sleep(SEAL_GAP), Queue.take(wake).pipe(Effect.timeout(SEAL_INTERVAL), Effect.ignore))
       ),

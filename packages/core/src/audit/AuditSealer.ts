@@ -15,6 +15,7 @@
 import { SqlClient } from "@effect/sql"
 import { DateTime, Effect, Schema } from "effect"
 import { Int8, Timestamp } from "../db/columns.js"
+import type { SealedAuditEntry } from "./AuditFeed.js"
 import { chainHash, GENESIS_HASH } from "./chain.js"
 import { traced } from "../observability/traced.js"
 
@@ -36,16 +37,19 @@ const Unsealed = Schema.Struct({
 })
 const decodeUnsealed = Schema.decodeUnknown(Schema.Array(Unsealed))
 
+const NOTHING_SEALED: ReadonlyArray<SealedAuditEntry> = []
+
 /**
- * One sealing pass by `owner` (an instance id); the number of rows sealed
- * (0 when there was nothing to seal or another instance holds the lease).
+ * One sealing pass by `owner` (an instance id); the entries it sealed, in
+ * chain order (none when there was nothing to seal or another instance holds
+ * the lease).
  */
 export const sealPass = (key: Buffer, owner: string) =>
   Effect.gen(function* () {
     const sql = yield* SqlClient.SqlClient
     const [waiting] = yield* sql<{ pending: boolean }>`
       SELECT EXISTS (SELECT 1 FROM audit_log WHERE chain_seq IS NULL) AS pending`
-    if (waiting?.pending !== true) return 0
+    if (waiting?.pending !== true) return NOTHING_SEALED
     return yield* sql.withTransaction(
       Effect.gen(function* () {
         // First statement, before this transaction has an id of its own.
@@ -57,7 +61,7 @@ export const sealPass = (key: Buffer, owner: string) =>
           SET lease_owner = ${owner}, lease_until = now() + make_interval(secs => ${SEAL_LEASE_SECONDS})
           WHERE singleton AND (lease_owner IS NULL OR lease_owner = ${owner} OR lease_until < now())
           RETURNING lease_owner`
-        if (lease.length === 0) return 0
+        if (lease.length === 0) return NOTHING_SEALED
         const [last] = yield* sql<{ chain_seq: string; hash: string }>`
           SELECT chain_seq::text AS chain_seq, hash FROM audit_log
           WHERE chain_seq IS NOT NULL ORDER BY audit_log.chain_seq DESC LIMIT 1`
@@ -67,7 +71,7 @@ export const sealPass = (key: Buffer, owner: string) =>
             WHERE chain_seq IS NULL AND txid < ${horizon}::xid8
             ORDER BY txid, id LIMIT ${SEAL_BATCH} FOR UPDATE`
         )
-        if (rows.length === 0) return 0
+        if (rows.length === 0) return NOTHING_SEALED
         let position = last === undefined ? 0 : Number(last.chain_seq)
         let prevHash = last?.hash ?? GENESIS_HASH
         const sealed = rows.map((row) => {
@@ -82,7 +86,14 @@ export const sealPass = (key: Buffer, owner: string) =>
           UPDATE audit_log a SET chain_seq = v.chain_seq, prev_hash = v.prev_hash, hash = v.hash
           FROM jsonb_to_recordset(${JSON.stringify(sealed)}::jsonb) AS v(id bigint, chain_seq bigint, prev_hash text, hash text)
           WHERE a.id = v.id`
-        return sealed.length
+        return rows.map(
+          (row, index): SealedAuditEntry => ({
+            chainSeq: sealed[index]!.chain_seq,
+            action: row.action,
+            targetType: row.target_type,
+            actorKind: row.actor_kind
+          })
+        )
       })
     )
   }).pipe(traced("AuditSealer.pass"))

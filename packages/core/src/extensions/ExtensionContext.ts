@@ -8,7 +8,9 @@
  * - `Keyring` — envelope encryption with AAD; `MasterKeyRewrap` — register sealed columns;
  * - `EventBus` — subscribe, durable consumers;
  * - `HostEnvironment` — embedded or not, data directory, core version;
- * - `RequestObservers` — a hook on every request (method, route, status, duration).
+ * - `RequestObservers` — a hook on every request (method, route, status, duration);
+ * - `AuditFeed` — the audit entries as they are sealed (action, target type, actor kind);
+ * - `Measurements` — counters an extension declares and increments, for exporters.
  *
  * Endpoints declare their policies with `requireScope(scope)` and machine
  * endpoints with `MachineAuthentication` (`EndpointMiddleware`); the core
@@ -19,7 +21,9 @@
 import type { SqlClient } from "@effect/sql"
 import type { AuditedChanges } from "../audit/AuditedChanges.js"
 import type { EventBus } from "../events/EventBus.js"
+import type { AuditFeed } from "../audit/AuditFeed.js"
 import type { RequestObservers } from "../http/RequestObservers.js"
+import type { Measurements } from "../observability/Measurements.js"
 import type { Keyring } from "../keyring/Keyring.js"
 import type { MasterKeyRewrap } from "../keyring/Rewrap.js"
 import type { MachineDirectory } from "../machines/MachineDirectory.js"
@@ -36,6 +40,8 @@ export type ExtensionContext =
   | EventBus
   | HostEnvironment
   | RequestObservers
+  | AuditFeed
+  | Measurements
 
 /** The security middlewares an endpoint may declare; implemented by the core. */
 export type EndpointMiddleware = PolicyMiddleware<string> | MachineAuthentication

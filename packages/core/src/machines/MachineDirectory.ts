@@ -5,7 +5,7 @@
  * go through the core's endpoints, with their own policies and audit rows.
  */
 import { Effect, Option, Schema } from "effect"
-import { type Machine, MachineId, type MachineRecord, type MachineStatus, toMachine } from "./Machine.js"
+import { type Machine, MachineId, type MachineRecord, MachineStatus, toMachine } from "./Machine.js"
 import { MachineRepo } from "./MachineRepo.js"
 
 /** What the TPM proved about a machine: its EK, and the AK bound to it by credential activation. */
@@ -52,7 +52,19 @@ export class MachineDirectory extends Effect.Service<MachineDirectory>()("@itl-a
           Effect.orDie
         ),
       enrolledKeys: (id: string): Effect.Effect<Option.Option<EnrolledKeys>> =>
-        Effect.map(find(id), Option.map(keysOf))
+        Effect.map(find(id), Option.map(keysOf)),
+      /** How many machines are in each status, every status present (zeros included), in one query. */
+      countByStatus: (): Effect.Effect<Record<MachineStatus, number>> =>
+        repo.countByStatus().pipe(
+          Effect.map((rows) => {
+            const counts = Object.fromEntries(MachineStatus.literals.map((status) => [status, 0])) as Record<MachineStatus, number>
+            for (const row of rows) counts[row.status] = row.count
+            return counts
+          }),
+          Effect.orDie
+        ),
+      /** Machine sessions that would authenticate now: unexpired, of a machine that is approved or attested. */
+      liveSessions: (): Effect.Effect<number> => repo.countLiveSessions().pipe(Effect.map((row) => row.count), Effect.orDie)
     } as const
   })
 }) {}

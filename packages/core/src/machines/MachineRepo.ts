@@ -33,6 +33,9 @@ const StatusUpdate = Schema.Struct({
   approvedBy: Schema.NullOr(Schema.String)
 })
 
+const StatusCount = Schema.Struct({ status: MachineStatus, count: Schema.Number })
+const SessionCount = Schema.Struct({ count: Schema.Number })
+
 /** The keys that passed credential activation. */
 const EnrolledKeys = Schema.Struct({
   id: MachineId,
@@ -165,6 +168,34 @@ export class MachineRepo extends Effect.Service<MachineRepo>()("@itl-attestation
         return { rows, total }
       }).pipe(rowDefect)
 
-    return { findById, findByIdForUpdate, findByFingerprint, findByFingerprintForUpdate, findByHostname, insert, updateStatus, remove, list, markEnrolled } as const
+    /** One grouped query (an index-only scan of machines_status_idx), not one count per status. */
+    const countByStatus = SqlSchema.findAll({
+      Request: Schema.Void,
+      Result: StatusCount,
+      execute: () => sql`SELECT status, count(*)::int AS count FROM machines GROUP BY status`
+    })
+
+    /** Unexpired sessions of machines whose status lets a session authenticate (sessions/MachineAuthenticationLive.ts). */
+    const countLiveSessions = SqlSchema.single({
+      Request: Schema.Void,
+      Result: SessionCount,
+      execute: () => sql`SELECT count(*)::int AS count FROM machine_sessions s JOIN machines m ON m.id = s.machine_id
+        WHERE s.expires_at > now() AND m.status IN ('approved', 'attested')`
+    })
+
+    return {
+      findById,
+      findByIdForUpdate,
+      findByFingerprint,
+      findByFingerprintForUpdate,
+      findByHostname,
+      insert,
+      updateStatus,
+      remove,
+      list,
+      markEnrolled,
+      countByStatus: () => countByStatus(undefined).pipe(rowDefect),
+      countLiveSessions: () => countLiveSessions(undefined).pipe(rowDefect)
+    } as const
   })
 }) {}

@@ -8,6 +8,7 @@
  * directory is kept as a tarball in the OS temporary directory (one per PGlite
  * version) and each test layer starts from a copy, which takes a fraction.
  */
+import { AuditFeed } from "../../src/audit/AuditFeed.js"
 import { PgClient } from "@effect/sql-pg"
 import { PGlite } from "@electric-sql/pglite"
 import { PGLiteSocketServer } from "@electric-sql/pglite-socket"
@@ -104,6 +105,7 @@ export const testConfig = (tpm: Partial<TpmConfig> = {}): AppConfigShape => ({
 export const coreTestLayer = (tpm: Partial<TpmConfig> = {}) =>
   Layer.mergeAll(Enrollment.Default, Attestation.Default, MachineRepo.Default, ChallengeRepo.Default, AttestationRepo.Default, MachineSessions.Default).pipe(
     Layer.provideMerge(AuditLog.Default),
+    Layer.provideMerge(AuditFeed.Default),
     Layer.provideMerge(Events.Default),
     Layer.provideMerge(MigratedSqlTest),
     Layer.provideMerge(Layer.succeed(Keyring, makeKeyring(crypto.randomBytes(32), []))),

@@ -1,0 +1,43 @@
+/**
+ * The audit entries as they are sealed into the chain, for extensions that
+ * count or forward them (the metrics extension counts them by action). Each
+ * entry is announced once across all instances — by the instance whose sealer
+ * linked it (AuditSealer.ts), right after that pass commits — so per-instance
+ * counts add up to the fleet's. Only what is safe to count leaves here: the
+ * action, the target type and the kind of actor; never details or names.
+ * Observers run inline in the sealer and must be cheap; one that fails is
+ * logged and does not stop sealing.
+ */
+import { Effect } from "effect"
+
+export interface SealedAuditEntry {
+  readonly chainSeq: number
+  readonly action: string
+  readonly targetType: string
+  readonly actorKind: string
+}
+
+export type SealedEntriesObserver = (entries: ReadonlyArray<SealedAuditEntry>) => Effect.Effect<void>
+
+export class AuditFeed extends Effect.Service<AuditFeed>()("@itl-attestation/core/AuditFeed", {
+  sync: () => {
+    const observers = new Set<SealedEntriesObserver>()
+    return {
+      /** Adds an observer of sealed entries for the life of the caller's scope. */
+      observeSealed: (observer: SealedEntriesObserver) =>
+        Effect.acquireRelease(
+          Effect.sync(() => void observers.add(observer)),
+          () => Effect.sync(() => void observers.delete(observer))
+        ),
+      /** Called by the sealer after a pass commits. */
+      notifySealed: (entries: ReadonlyArray<SealedAuditEntry>) =>
+        observers.size === 0 || entries.length === 0
+          ? Effect.void
+          : Effect.forEach(
+              observers,
+              (observer) => observer(entries).pipe(Effect.catchAllCause((cause) => Effect.logWarning("audit feed observer failed", cause))),
+              { discard: true }
+            )
+    } as const
+  }
+}) {}
