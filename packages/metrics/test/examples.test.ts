@@ -5,7 +5,8 @@
  * expression of the Grafana dashboard. promtool accepts any well-formed name,
  * so a misspelt series or label value would give a silently empty panel or an
  * alert that never fires: every selector is also held against the series the
- * metrics extension exports.
+ * metrics extension exports, and that table against a running server's
+ * GET /metrics.
  */
 import { spawnSync } from "node:child_process"
 import * as fs from "node:fs"
@@ -14,6 +15,8 @@ import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import { afterAll, describe, expect, it } from "vitest"
 import { parse as parseYaml } from "yaml"
+import { metrics } from "@itl-attestation/metrics"
+import { startServer } from "../../../test-support/server.js"
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..")
 const prometheusDir = path.join(root, "examples/prometheus")
@@ -30,33 +33,43 @@ const promtool = (args: ReadonlyArray<string>, cwd: string) => {
   return { code: run.status, output: `$ promtool ${args.join(" ")} (in ${cwd})\n${run.stdout}${run.stderr}` }
 }
 
-// The series of the metrics extension (docs/metrics.md): label -> its values,
-// or "any" where the values are open (event types, routes, versions, …).
-// Every scraped series also carries the target labels job and instance.
+// The series of the metrics extension (docs/metrics.md), by family: its type
+// and each label -> its values, or "any" where the values are open (event
+// types, routes, versions, …). The last test holds this table against a
+// running server. Every scraped series also carries the target labels job and
+// instance.
 type Labels = Record<string, ReadonlyArray<string> | "any">
 const statuses = ["success", "failure", "error"]
-const httpLabels: Labels = { method: "any", route: "any", status_code: "any" }
-const series: Record<string, Labels> = {
-  attestation_machine_registrations_total: { status: ["registered", "known", "refused", "error"] },
-  attestation_machine_attestations_total: { action: ["activate", "challenge", "quote"], status: statuses },
+const families: Record<string, { type: "counter" | "gauge" | "histogram"; labels: Labels }> = {
+  attestation_machine_registrations_total: { type: "counter", labels: { status: ["registered", "known", "refused", "error"] } },
+  attestation_machine_attestations_total: { type: "counter", labels: { action: ["activate", "challenge", "quote"], status: statuses } },
   attestation_secret_operations_total: {
-    operation: ["create", "get", "list", "update", "rotate", "delete", "grant", "revoke"],
-    status: statuses
+    type: "counter",
+    labels: { operation: ["create", "get", "list", "update", "rotate", "delete", "grant", "revoke"], status: statuses }
   },
-  attestation_webhook_deliveries_total: { event_type: "any", status: ["success", "failure"] },
-  attestation_audit_log_entries_total: { action: "any" },
-  attestation_machines_by_status: { status: ["pending_approval", "approved", "attested", "rejected", "locked", "revoked"] },
-  attestation_active_sessions: {},
-  attestation_http_request_duration_seconds_bucket: { ...httpLabels, le: "any" },
-  attestation_http_request_duration_seconds_count: httpLabels,
-  attestation_http_request_duration_seconds_sum: httpLabels,
-  attestation_build_info: { version: "any" },
-  // prom-client's default metrics used by the examples, and Prometheus' own
-  process_cpu_seconds_total: {},
-  process_resident_memory_bytes: {},
-  nodejs_heap_size_used_bytes: {},
-  up: {}
+  attestation_webhook_deliveries_total: { type: "counter", labels: { event_type: "any", status: ["success", "failure"] } },
+  attestation_audit_log_entries_total: { type: "counter", labels: { action: "any" } },
+  attestation_machines_by_status: {
+    type: "gauge",
+    labels: { status: ["pending_approval", "approved", "attested", "rejected", "locked", "revoked"] }
+  },
+  attestation_active_sessions: { type: "gauge", labels: {} },
+  attestation_http_request_duration_seconds: { type: "histogram", labels: { method: "any", route: "any", status_code: "any" } },
+  attestation_build_info: { type: "gauge", labels: { version: "any" } },
+  // prom-client's default metrics the examples use
+  process_cpu_seconds_total: { type: "counter", labels: {} },
+  process_resident_memory_bytes: { type: "gauge", labels: {} },
+  nodejs_heap_size_used_bytes: { type: "gauge", labels: {} }
 }
+/** The names a query can use: a histogram's three series, and Prometheus' own `up`. */
+const series: Record<string, Labels> = Object.fromEntries([
+  ...Object.entries(families).flatMap(([name, { type, labels }]) =>
+    type === "histogram"
+      ? [[`${name}_bucket`, { ...labels, le: "any" }], [`${name}_count`, labels], [`${name}_sum`, labels]]
+      : [[name, labels]]
+  ),
+  ["up", {}]
+])
 const targetLabels = ["job", "instance"]
 const keywords = new Set(["by", "without", "on", "ignoring", "group_left", "group_right", "offset", "bool", "and", "or", "unless"])
 const stringLiteral = /"(?:[^"\\]|\\.)*"/g
@@ -203,5 +216,27 @@ describe("examples/grafana/attestation-dashboard.json", () => {
     expect(run.code, `${run.output}\n${legend}`).toBe(0)
     expect(run.output).toContain(`SUCCESS: ${rules.length} rules found`)
     for (const q of queries) expect(unknownNames(q.expr), `${q.panel}: ${q.expr}`).toEqual([])
+  })
+})
+
+describe("the series the examples are written against", () => {
+  it("are those a running server with the metrics extension serves: names, types, labels and values", async () => {
+    const server = await startServer({ extensions: [metrics] })
+    try {
+      // the first scrape puts a sample in the HTTP histogram for the second to show
+      expect((await fetch(`${server.url}/metrics`)).status).toBe(200)
+      const response = await fetch(`${server.url}/metrics`)
+      expect(response.status).toBe(200)
+      const body = await response.text()
+      const types = new Map([...body.matchAll(/^# TYPE (\S+) (\S+)$/gm)].map(([, name, type]) => [name!, type!]))
+      for (const [name, family] of Object.entries(families)) expect(types.get(name), `# TYPE ${name}`).toBe(family.type)
+      const samples = [...body.matchAll(/^([a-zA-Z_:][\w:]*)(\{.*\})? \S+$/gm)]
+      for (const [line, name] of samples) if (series[name!] !== undefined) expect(unknownNames(line), line).toEqual([])
+      const byStatus = samples.filter(([, name]) => name === "attestation_machines_by_status").map(([line]) => /status="(\w+)"/.exec(line)?.[1])
+      expect(byStatus.sort()).toEqual([...(families.attestation_machines_by_status!.labels.status as ReadonlyArray<string>)].sort())
+      expect(samples.some(([, name, labels]) => name === "attestation_http_request_duration_seconds_count" && /route="\/metrics"/.test(labels ?? ""))).toBe(true)
+    } finally {
+      await server.stop()
+    }
   })
 })
