@@ -160,7 +160,7 @@ describe.each(databases)("an extension installed from its npm tarball (%s)", (_l
       version: "1.0.0",
       description: "An inventory tag per machine (example external extension)"
     })
-    expect(listed.body.extensions.map((e: { name: string }) => e.name).sort()).toEqual(["example_inventory", "secret_vault", "webhooks"])
+    expect(listed.body.extensions.map((e: { name: string }) => e.name).sort()).toEqual(["example_inventory", "metrics", "secret_vault", "webhooks"])
   })
 
   it("serves its routes to operators and viewers as declared, and refuses everyone else", async () => {

@@ -62,17 +62,21 @@ describe("npm install -g of the packed packages", () => {
     expect(help.stdout).toMatch(/^ +serve +Run the attestation server/m)
   })
 
-  it("`attestation serve` starts on the embedded database and finds secret_vault and webhooks installed beside it", async () => {
+  it("`attestation serve` starts on the embedded database and finds metrics, secret_vault and webhooks installed beside it", async () => {
     const dataDir = fs.mkdtempSync(path.join(work, "data-"))
     const server = await spawnServe({ ITL_DATA_DIR: dataDir, HOME: elsewhere }, { bin, cwd: elsewhere })
     try {
       await server.waitFor(/^Extensions: .*$/m, 110_000)
-      expect(server.output().stdout).toMatch(/^Extensions: secret_vault 2\.0\.0, webhooks 1\.0\.0$/m)
+      expect(server.output().stdout).toMatch(/^Extensions: metrics 1\.0\.0, secret_vault 2\.0\.0, webhooks 1\.0\.0$/m)
       const health = await request(server.url, { path: "/healthz" })
       expect(health.status).toBe(200)
       const extensions = await request(server.url, { path: "/api/v1/extensions" })
       expect(extensions.status).toBe(200)
-      expect(JSON.parse(extensions.body).extensions.map((e: { name: string }) => e.name)).toEqual(["secret_vault", "webhooks"])
+      expect(JSON.parse(extensions.body).extensions.map((e: { name: string }) => e.name)).toEqual(["metrics", "secret_vault", "webhooks"])
+      // metrics brings its own dependency (prom-client) with it: the exposition is served.
+      const scraped = await request(server.url, { path: "/metrics" })
+      expect(scraped.status).toBe(200)
+      expect(scraped.body).toContain("# TYPE attestation_machines_by_status gauge")
       // It keeps its data where it was told, not in the installation.
       expect(fs.existsSync(path.join(dataDir, "admin-token"))).toBe(true)
     } finally {

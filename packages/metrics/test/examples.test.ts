@@ -45,7 +45,7 @@ const families: Record<string, { type: "counter" | "gauge" | "histogram"; labels
   attestation_machine_attestations_total: { type: "counter", labels: { action: ["activate", "challenge", "quote"], status: statuses } },
   attestation_secret_operations_total: {
     type: "counter",
-    labels: { operation: ["create", "get", "list", "update", "rotate", "delete", "grant", "revoke"], status: statuses }
+    labels: { operation: ["create", "get", "list", "update", "delete", "grant", "revoke"], status: statuses }
   },
   attestation_webhook_deliveries_total: { type: "counter", labels: { event_type: "any", status: ["success", "failure"] } },
   attestation_audit_log_entries_total: { type: "counter", labels: { action: "any" } },
