@@ -218,7 +218,12 @@ beforeAll(async () => {
   const [tpm3, tpm4, tpm5, tpm6, tpm7] = await Promise.all([newTpm(), newTpm(), newTpm(), newTpm(), newTpm()])
 
   prometheus = await startPrometheus(new URL(server.url).host)
-  await until("the target to be up", async () => (await prometheus.targets()).some((t) => t.health === "up"), 60_000)
+  // The first scrape decides: a scrape Prometheus cannot parse makes the target "down" with the parser's error.
+  const [target] = await until("the first scrape", async () => {
+    const targets = await prometheus.targets()
+    return targets.some((t) => t.health !== "unknown") && targets
+  }, 60_000)
+  if (target?.health !== "up") throw new Error(`the scrape failed: ${target?.health} ${target?.lastError}`)
   await prometheusHas(warmUp)
   await waitForScrapes(2)
   beforeMeasured = Date.now() / 1000
