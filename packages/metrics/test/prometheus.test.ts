@@ -2,8 +2,8 @@
  * A real Prometheus server (2.42, the Debian package) scrapes the platform every second while machines with
  * software TPMs register, are approved, attest (one quote fails), read machine and shared secrets (some reads
  * are refused) and webhooks are delivered to an endpoint that answers 200 and to one that answers 500. The
- * operators' four example queries then go to Prometheus's own HTTP API exactly as docs/metrics.md writes them,
- * and each must return what those actions imply.
+ * four example queries operators use then go to Prometheus's own HTTP API character for character, and each
+ * must return what those actions imply.
  *
  * Every series the queries use is made to exist (a warm-up that increments each once) and its final warm-up
  * value is in /metrics BEFORE Prometheus starts. So every series is in Prometheus's very first scrape, and all
@@ -34,6 +34,10 @@ const WEBHOOK_RATIO_BY_EVENT_TYPE =
 
 /** ITL_WEBHOOK_RETRY_SCHEDULE below has two waits: a message to the failing endpoint makes three attempts. */
 const ATTEMPTS = 3
+
+/** The Accept header of Prometheus 2.42's scrapes (its default): OpenMetrics first. */
+const PROMETHEUS_ACCEPT =
+  "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1"
 
 const MACHINE_STATUSES = ["pending_approval", "approved", "attested", "rejected", "locked", "revoked"]
 
@@ -106,7 +110,7 @@ const byStatus = (counts: Record<string, number>): Expected =>
 // ---- the actions, through the public HTTP API ----
 
 const admin = () => api(server, server.adminToken)
-const expectStatus = (what: string, response: { status: number; text: string }, status = 201) => {
+const expectStatus = <R extends { status: number; text: string }>(what: string, response: R, status = 201): R => {
   if (response.status !== status) throw new Error(`${what}: ${response.status} ${response.text}`)
   return response
 }
@@ -120,9 +124,9 @@ const attested = async (hostname: string) => {
   tpms.push(machine.tpm)
   return machine
 }
-const registerTpm = async (tpm: TpmMachine, hostname: string, status = 201) =>
-  expectStatus(`register ${hostname}`, await api(server).post("/api/v1/machines/register", { ek_public: tpm.ekPublic, ak_public: tpm.akPublic, hostname }), status)
-    .body?.machine?.id as string
+const registerTpm = async (tpm: TpmMachine, hostname: string) =>
+  expectStatus(`register ${hostname}`, await api(server).post("/api/v1/machines/register", { ek_public: tpm.ekPublic, ak_public: tpm.akPublic, hostname }))
+    .body.machine.id as string
 /** A quote over a nonce the server never issued: the AK signed it, so it is a counted 403 (nonce_mismatch). */
 const failingQuote = async (machine: AttestedMachine) => {
   const challenge = expectStatus("challenge", await api(server).post("/api/v1/attest/challenge", { machine_id: machine.id }), 200).body
@@ -231,7 +235,7 @@ beforeAll(async () => {
   // Measured actions.
   const m1 = await attested("m1")
   const m2 = await attested("m2")
-  const m3 = await registerTpm(tpm3!, "m3")
+  await registerTpm(tpm3!, "m3")
   const m4 = await registerTpm(tpm4!, "m4")
   const m5 = await registerTpm(tpm5!, "m5")
   const m6 = await registerTpm(tpm6!, "m6")
@@ -252,7 +256,6 @@ beforeAll(async () => {
   expectStatus("refused shared read", await readShared(m1, "not-granted"), 403)
   const foreign = await readSecret(m1, warm.id, "disk-key")
   expect([403, 404], foreign.text).toContain(foreign.status)
-  expect(m3).toBeDefined()
 
   // Final values: in the service, then in a scrape, then three more scrapes and enough samples in all.
   await deliveries(2 + MEASURED.approvals + MEASURED.attestations, ATTEMPTS * (2 + MEASURED.approvals + MEASURED.registered))
@@ -282,6 +285,10 @@ describe("a real Prometheus scraping the platform", () => {
     expect(targets[0]).toMatchObject({ health: "up", lastError: "", scrapeUrl: `${server.url}/metrics`, labels: { job: "attestation" } })
     const up = await prometheus.query('up{job="attestation"}')
     expect(up.map((s) => s.value)).toEqual([1])
+    // What it was sent, and parsed without error: OpenMetrics.
+    const response = await fetch(`${server.url}/metrics`, { headers: { accept: PROMETHEUS_ACCEPT } })
+    expect(response.headers.get("content-type")).toMatch(/^application\/openmetrics-text; version=1\.0\.0/)
+    expect(await response.text()).toMatch(/\n# EOF\n$/)
   })
 
   it("sees every sample of the run in the 5m windows (the run is shorter than the window)", async () => {
