@@ -9,6 +9,7 @@
  * logged and does not stop sealing.
  */
 import { Effect } from "effect"
+import { observerSet } from "../observability/observerSet.js"
 
 export interface SealedAuditEntry {
   readonly chainSeq: number
@@ -21,23 +22,12 @@ export type SealedEntriesObserver = (entries: ReadonlyArray<SealedAuditEntry>) =
 
 export class AuditFeed extends Effect.Service<AuditFeed>()("@itl-attestation/core/AuditFeed", {
   sync: () => {
-    const observers = new Set<SealedEntriesObserver>()
+    const observers = observerSet<ReadonlyArray<SealedAuditEntry>>("audit feed")
     return {
       /** Adds an observer of sealed entries for the life of the caller's scope. */
-      observeSealed: (observer: SealedEntriesObserver) =>
-        Effect.acquireRelease(
-          Effect.sync(() => void observers.add(observer)),
-          () => Effect.sync(() => void observers.delete(observer))
-        ),
+      observeSealed: (observer: SealedEntriesObserver) => observers.observe(observer),
       /** Called by the sealer after a pass commits. */
-      notifySealed: (entries: ReadonlyArray<SealedAuditEntry>) =>
-        observers.size === 0 || entries.length === 0
-          ? Effect.void
-          : Effect.forEach(
-              observers,
-              (observer) => observer(entries).pipe(Effect.catchAllCause((cause) => Effect.logWarning("audit feed observer failed", cause))),
-              { discard: true }
-            )
+      notifySealed: (entries: ReadonlyArray<SealedAuditEntry>) => (entries.length === 0 ? Effect.void : observers.notify(entries))
     } as const
   }
 }) {}

@@ -6,6 +6,7 @@
  * one that fails is logged and does not change the response.
  */
 import { Effect } from "effect"
+import { observerSet } from "../observability/observerSet.js"
 
 export interface ObservedRequest {
   readonly requestId: string
@@ -20,20 +21,7 @@ export type RequestObserver = (request: ObservedRequest) => Effect.Effect<void>
 
 export class RequestObservers extends Effect.Service<RequestObservers>()("@itl-attestation/core/RequestObservers", {
   sync: () => {
-    const observers = new Set<RequestObserver>()
-    return {
-      /** Adds an observer for the life of the caller's scope. */
-      observe: (observer: RequestObserver) =>
-        Effect.acquireRelease(
-          Effect.sync(() => void observers.add(observer)),
-          () => Effect.sync(() => void observers.delete(observer))
-        ),
-      notify: (request: ObservedRequest) =>
-        observers.size === 0
-          ? Effect.void
-          : Effect.forEach(observers, (observer) =>
-              observer(request).pipe(Effect.catchAllCause((cause) => Effect.logWarning("request observer failed", cause)))
-            , { discard: true })
-    } as const
+    const observers = observerSet<ObservedRequest>("request")
+    return { observe: observers.observe, notify: observers.notify } as const
   }
 }) {}

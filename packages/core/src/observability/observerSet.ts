@@ -1,0 +1,26 @@
+/**
+ * A set of in-process observers that platform code notifies inline (the
+ * request hook, the audit feed). Observers must be cheap; one that fails is
+ * logged and never changes what the notifier does.
+ */
+import { Effect } from "effect"
+
+export const observerSet = <A>(what: string) => {
+  const observers = new Set<(value: A) => Effect.Effect<void>>()
+  return {
+    /** Adds an observer for the life of the caller's scope. */
+    observe: (observer: (value: A) => Effect.Effect<void>) =>
+      Effect.acquireRelease(
+        Effect.sync(() => void observers.add(observer)),
+        () => Effect.sync(() => void observers.delete(observer))
+      ),
+    notify: (value: A) =>
+      observers.size === 0
+        ? Effect.void
+        : Effect.forEach(
+            observers,
+            (observer) => observer(value).pipe(Effect.catchAllCause((cause) => Effect.logWarning(`${what} observer failed`, cause))),
+            { discard: true }
+          )
+  }
+}
