@@ -183,7 +183,8 @@ const benchDatabase = async (database) => {
   const adminToken = `bench-admin-${crypto.randomBytes(16).toString("hex")}`
   const env = {
     ITL_PORT: "0", ITL_HOST: "127.0.0.1", ITL_ADMIN_TOKEN: adminToken, ITL_REGISTRATION_LIMIT: "0",
-    ITL_SHARED_SECRET_MASTER_KEY: crypto.randomBytes(32).toString("hex"), ...database.serverEnv
+    ITL_SHARED_SECRET_MASTER_KEY: crypto.randomBytes(32).toString("hex"), ITL_MASTER_KEY: crypto.randomBytes(32).toString("hex"),
+    ...database.serverEnv
   }
   const outcome = {
     database: database.kind,
@@ -247,7 +248,8 @@ const benchDatabase = async (database) => {
     return [route, {
       without: { requestsPerSecond: without, p50Ms: of("without", "p50Ms"), p99Ms: of("without", "p99Ms"), cpuMsPerRequest: of("without", "cpuMsPerRequest"), databaseCpuMsPerRequest: of("without", "databaseCpuMsPerRequest") },
       with: { requestsPerSecond: withMetrics, p50Ms: of("with", "p50Ms"), p99Ms: of("with", "p99Ms"), cpuMsPerRequest: of("with", "cpuMsPerRequest"), databaseCpuMsPerRequest: of("with", "databaseCpuMsPerRequest") },
-      ratio: without === undefined || withMetrics === undefined ? undefined : withMetrics / without
+      ratio: without === undefined || withMetrics === undefined ? undefined : withMetrics / without,
+      cpuRatio: of("without", "cpuMsPerRequest") === undefined ? undefined : of("with", "cpuMsPerRequest") / of("without", "cpuMsPerRequest")
     }]
   }))
   return outcome

@@ -25,22 +25,23 @@ export const printMetricsReport = (outcome, routeTitles) => {
       `${cpu(s.scrapes.text.cpuMsPerScrape, s.scrapes.text.databaseCpuMsPerScrape)} / ${cpu(s.scrapes.openmetrics.cpuMsPerScrape, s.scrapes.openmetrics.databaseCpuMsPerScrape)}`
     ])
   )
-  console.log(`\n${outcome.database}: the gauge statements alone, one connection, median ms as inserted / after VACUUM ANALYZE; what the plan reads of machines (after)`)
+  console.log(`\n${outcome.database}: the gauge statements alone, one connection, as inserted / after VACUUM ANALYZE: median ms, and what the plan reads of machines (×: loops)`)
+  const reads = (before, after) => `${before.machineScans.join("; ")} / ${after.machineScans.join("; ")}`
   table(
     ["machines", "seed s", "count by status ms", "its reads of machines", "live sessions ms", "its reads of machines "],
     outcome.scrapes.map((s) => [
       String(s.machines),
       num(s.seedSeconds, 1),
       pair(s.asInserted.byStatus.medianMs, s.vacuumed.byStatus.medianMs, 2),
-      s.vacuumed.byStatus.machineScans.join("; "),
+      reads(s.asInserted.byStatus, s.vacuumed.byStatus),
       pair(s.asInserted.liveSessions.medianMs, s.vacuumed.liveSessions.medianMs, 2),
-      s.vacuumed.liveSessions.machineScans.join("; ")
+      reads(s.asInserted.liveSessions, s.vacuumed.liveSessions)
     ])
   )
   const h = outcome.histogram
   console.log(`\n${outcome.database}: the HTTP histogram's cost, [secretVault, webhooks] without / with metrics, ${outcome.settings.rounds} alternating runs, medians`)
   table(
-    ["route", "req/s without (runs)", "req/s with (runs)", "ratio with/without", "p50/p99 ms without", "p50/p99 ms with", `CPU ms/req without / with${db}`],
+    ["route", "req/s without (runs)", "req/s with (runs)", "ratio with/without", "p50/p99 ms without", "p50/p99 ms with", `CPU ms/req without / with${db}`, "CPU with/without"],
     Object.entries(h.summary).map(([route, s]) => [
       routeTitles[route],
       `${num(s.without.requestsPerSecond, 0)} (${h.without.map((r) => num(r[route].requestsPerSecond, 0)).join(", ")})`,
@@ -48,7 +49,8 @@ export const printMetricsReport = (outcome, routeTitles) => {
       num(s.ratio, 3),
       pair(s.without.p50Ms, s.without.p99Ms, 1),
       pair(s.with.p50Ms, s.with.p99Ms, 1),
-      `${cpu(s.without.cpuMsPerRequest, s.without.databaseCpuMsPerRequest, 3)} / ${cpu(s.with.cpuMsPerRequest, s.with.databaseCpuMsPerRequest, 3)}`
+      `${cpu(s.without.cpuMsPerRequest, s.without.databaseCpuMsPerRequest, 3)} / ${cpu(s.with.cpuMsPerRequest, s.with.databaseCpuMsPerRequest, 3)}`,
+      num(s.cpuRatio, 3)
     ])
   )
 }

@@ -4,6 +4,8 @@
  * plans. On PGlite the data directory is opened here (as the floors open it,
  * bench/lib/floorCommon.js), so the server must be stopped meanwhile.
  */
+import * as fs from "node:fs"
+import * as path from "node:path"
 import pg from "pg"
 import { openEmbedded } from "./floorCommon.js"
 import { percentile } from "./load.js"
@@ -19,8 +21,6 @@ export const GAUGE_STATEMENTS = {
 
 /** Runs `work(client)` on one connection to the bench database (PGlite: the server must be stopped). */
 export const withDatabase = async (database, work) => {
-  // Files PGlite makes in the server's data directory stay owner-only, as the server keeps them.
-  process.umask(0o077)
   const embedded = database.floorConfig.databaseUrl === undefined ? await openEmbedded(database.floorConfig.dataDir) : undefined
   const client = new pg.Client(
     embedded === undefined
@@ -32,7 +32,22 @@ export const withDatabase = async (database, work) => {
     return await work(client)
   } finally {
     await client.end()
-    await embedded?.close()
+    if (embedded !== undefined) {
+      await embedded.close()
+      ownerOnly(database.floorConfig.dataDir)
+    }
+  }
+}
+
+/**
+ * PGlite makes its files readable by others whatever the umask; the server keeps its data directory
+ * owner-only and warns when it finds it otherwise. Put it back as the server left it.
+ */
+const ownerOnly = (directory) => {
+  for (const entry of fs.readdirSync(directory, { withFileTypes: true })) {
+    const file = path.join(directory, entry.name)
+    fs.chmodSync(file, fs.statSync(file).mode & 0o700)
+    if (entry.isDirectory()) ownerOnly(file)
   }
 }
 
