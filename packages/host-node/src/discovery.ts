@@ -11,6 +11,7 @@ import { Effect } from "effect"
 import * as path from "node:path"
 import { pathToFileURL } from "node:url"
 import { declarations, modulesDeclaredIn } from "./declarations.js"
+import { shareHostModules } from "./sharedModules.js"
 
 export { type Declaration, declarations, modulesDeclaredIn } from "./declarations.js"
 
@@ -34,7 +35,13 @@ const importModule = (specifier: string) => {
   const target = isPath ? pathToFileURL(path.resolve(specifier)).href : specifier
   const shown = isPath ? path.resolve(specifier) : specifier
   // The module's own error, with where it was imported from: not Effect's UnknownException around it.
-  return Effect.tryPromise({ try: () => import(target), catch: (error) => new Error(`cannot import ${shown}: ${importError(error)}`) }).pipe(
+  return Effect.tryPromise({
+    try: () => {
+      shareHostModules()
+      return import(target)
+    },
+    catch: (error) => new Error(`cannot import ${shown}: ${importError(error)}`)
+  }).pipe(
     Effect.flatMap((mod) => {
       const candidate = mod.default ?? mod.extension
       return isExtension(candidate)

@@ -10,7 +10,7 @@ export interface MetricsConfigShape {
 export const metricsConfig: Config.Config<MetricsConfigShape> = Config.all({
   token: Config.redacted("ITL_METRICS_TOKEN").pipe(
     Config.validate({
-      message: "must be at least 16 characters without spaces or control characters (it is a bearer token)",
+      message: "ITL_METRICS_TOKEN must be at least 16 characters without spaces or control characters (it is a bearer token)",
       validation: (value) => /^[\x21-\x7e]{16,}$/.test(Redacted.value(value))
     }),
     Config.option

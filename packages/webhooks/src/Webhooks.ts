@@ -5,7 +5,7 @@
  * event or answer holds a secret (create answers a generated one, once).
  */
 import { SqlClient } from "@effect/sql"
-import { actorOf, authorized, AuditedChanges, BadRequest, Conflict, EventBus, Keyring, MasterKeyRewrap, NotFound, sqlDefect } from "@itl-attestation/core"
+import { actorOf, authorized, AuditedChanges, BadRequest, Conflict, EventBus, Keyring, MasterKeyRewrap, NotFound, sqlDefect, traced } from "@itl-attestation/core"
 import type { Page } from "@itl-attestation/core"
 import { Effect } from "effect"
 import * as crypto from "node:crypto"
@@ -101,7 +101,7 @@ export class Webhooks extends Effect.Service<Webhooks>()("@itl-attestation/webho
           })
         )
         return new CreatedWebhook({ ...toWebhook(row), ...(generated === undefined ? {} : { secret: generated }) })
-      }).pipe(sqlDefect, Effect.withSpan("Webhooks.create"))
+      }).pipe(sqlDefect, traced("Webhooks.create"))
 
     const list = (page: Page) =>
       Effect.gen(function* () {
@@ -109,13 +109,13 @@ export class Webhooks extends Effect.Service<Webhooks>()("@itl-attestation/webho
         const rows = yield* sql<WebhookRow>`SELECT * FROM extension_webhooks ORDER BY created_at, webhook_id LIMIT ${page.limit} OFFSET ${page.offset}`
         const [count] = yield* sql<{ total: number }>`SELECT count(*)::int AS total FROM extension_webhooks`
         return new WebhookList({ webhooks: rows.map(toWebhook), total: count!.total, ...page })
-      }).pipe(sqlDefect, Effect.withSpan("Webhooks.list"))
+      }).pipe(sqlDefect, traced("Webhooks.list"))
 
     const get = (id: string) =>
       Effect.gen(function* () {
         yield* authorized(WebhooksRead)
         return toWebhook(yield* find(id))
-      }).pipe(sqlDefect, Effect.withSpan("Webhooks.get"))
+      }).pipe(sqlDefect, traced("Webhooks.get"))
 
     const update = (id: string, input: UpdateWebhook) =>
       Effect.gen(function* () {
@@ -168,7 +168,7 @@ export class Webhooks extends Effect.Service<Webhooks>()("@itl-attestation/webho
         )
         if (row.enabled) yield* wake.nudge
         return toWebhook(row)
-      }).pipe(sqlDefect, Effect.withSpan("Webhooks.update"))
+      }).pipe(sqlDefect, traced("Webhooks.update"))
 
     const remove = (id: string) =>
       Effect.gen(function* () {
@@ -180,7 +180,7 @@ export class Webhooks extends Effect.Service<Webhooks>()("@itl-attestation/webho
           ),
           (row) => ({ action: "webhook.deleted", targetType: "webhook", targetId: id, details: { url: urlForAudit(row.url) } })
         )
-      }).pipe(sqlDefect, Effect.withSpan("Webhooks.delete"))
+      }).pipe(sqlDefect, traced("Webhooks.delete"))
 
     const deliveries = (id: string, page: Page) =>
       Effect.gen(function* () {
@@ -190,7 +190,7 @@ export class Webhooks extends Effect.Service<Webhooks>()("@itl-attestation/webho
           ORDER BY created_at DESC, attempt DESC, delivery_id LIMIT ${page.limit} OFFSET ${page.offset}`
         const [count] = yield* sql<{ total: number }>`SELECT count(*)::int AS total FROM extension_webhook_deliveries WHERE webhook_id = ${id}`
         return new DeliveryList({ deliveries: rows.map(toDelivery), total: count!.total, ...page })
-      }).pipe(sqlDefect, Effect.withSpan("Webhooks.deliveries"))
+      }).pipe(sqlDefect, traced("Webhooks.deliveries"))
 
     const enabledOrFail = (id: string) =>
       Effect.flatMap(find(id), (row) =>
@@ -214,7 +214,7 @@ export class Webhooks extends Effect.Service<Webhooks>()("@itl-attestation/webho
         )
         yield* wake.nudge
         return toDelivery(row)
-      }).pipe(sqlDefect, Effect.withSpan("Webhooks.test"))
+      }).pipe(sqlDefect, traced("Webhooks.test"))
 
     const redeliver = (id: string, deliveryId: string) =>
       Effect.gen(function* () {
@@ -241,7 +241,7 @@ export class Webhooks extends Effect.Service<Webhooks>()("@itl-attestation/webho
         )
         yield* wake.nudge
         return toDelivery(row)
-      }).pipe(sqlDefect, Effect.withSpan("Webhooks.redeliver"))
+      }).pipe(sqlDefect, traced("Webhooks.redeliver"))
 
     const replay = (id: string, since: string) =>
       Effect.gen(function* () {
@@ -265,7 +265,7 @@ export class Webhooks extends Effect.Service<Webhooks>()("@itl-attestation/webho
         )
         yield* wake.nudge
         return new ReplayResult({ replayed })
-      }).pipe(sqlDefect, Effect.withSpan("Webhooks.replay"))
+      }).pipe(sqlDefect, traced("Webhooks.replay"))
 
     return { create, list, get, update, remove, deliveries, test, redeliver, replay } as const
   })
