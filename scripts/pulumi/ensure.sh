@@ -10,10 +10,10 @@
 # version) and network access to the Go module proxy on the first run only.
 set -euo pipefail
 
-# One Pulumi version for the CLI, the SDK the hosts are built against, and the version they report.
+# One Pulumi version for the CLI, the SDK the Node.js host is built against, and the version both
+# report. Pulumi's YAML host (github.com/pulumi/pulumi-yaml v1.25.0, the newest the proxy serves)
+# does not compile against this SDK, so it is not built.
 PULUMI_VERSION=v3.274.1
-# Pulumi's YAML language host, a separate module; built against the same SDK.
-PULUMI_YAML_VERSION=v1.25.0
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 src="$here/build"
@@ -32,7 +32,6 @@ inputs_hash() {
 is_ready() {
   local dir=$1
   [ -x "$dir/pulumi" ] && [ -x "$dir/pulumi-language-nodejs" ] && [ -x "$dir/pulumi-resource-pulumi-nodejs" ] &&
-    [ -x "$dir/pulumi-language-yaml" ] &&
     [ "$(cat "$dir/.inputs" 2>/dev/null)" = "$(inputs_hash)" ] &&
     [ "$(PULUMI_SKIP_UPDATE_CHECK=true PULUMI_HOME="$cache/home" "$dir/pulumi" version 2>/dev/null)" = "$PULUMI_VERSION" ]
 }
@@ -71,16 +70,13 @@ stage="$cache/stage"
 rm -rf "$stage"
 mkdir -p "$stage"
 started=$(date +%s)
-log "building pulumi $PULUMI_VERSION and language hosts into $cache (first run: several minutes)"
+log "building pulumi $PULUMI_VERSION and its Node.js language host into $cache (first run: several minutes)"
 
 cd "$src"
 ldflags="-s -w -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$PULUMI_VERSION"
 nice -n 19 go build -trimpath -ldflags "$ldflags" -o "$stage/pulumi" github.com/pulumi/pulumi/pkg/v3/cmd/pulumi
 nice -n 19 go build -trimpath -ldflags "-s -w -X main.version=$PULUMI_VERSION" \
   -o "$stage/pulumi-language-nodejs" ./cmd/pulumi-language-nodejs
-nice -n 19 go build -trimpath \
-  -ldflags "-s -w -X github.com/pulumi/pulumi-yaml/pkg/version.Version=$PULUMI_YAML_VERSION" \
-  -o "$stage/pulumi-language-yaml" github.com/pulumi/pulumi-yaml/cmd/pulumi-language-yaml
 
 # Dynamic providers of Node.js programs run through this script from the SDK module; the CLI looks
 # for it next to its own binary, as in Pulumi's release archives.
