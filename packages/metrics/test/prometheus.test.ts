@@ -20,6 +20,7 @@ import { api, startServer, type TestServer } from "../../../test-support/server.
 import { startTpmMachine, type TpmMachine } from "../../../test-support/tpmMachine.js"
 import { type Receiver, startReceiver, until } from "../../webhooks/test/receiver.js"
 import { type Prometheus, type Sample, startPrometheus } from "./prometheusServer.js"
+import { scrape as scrapeExposition } from "./scrape.js"
 
 /** The seed's queries, character for character. */
 const SEED = {
@@ -51,21 +52,8 @@ let beforeMeasured: number
 
 // ---- the service's own /metrics (Prometheus text format 0.0.4) ----
 
-const labelsOf = (text: string | undefined) => {
-  const labels: Record<string, string> = {}
-  for (const match of (text ?? "").matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)) labels[match[1]!] = match[2]!
-  return labels
-}
-const scrape = async () => {
-  const response = await fetch(`${server.url}/metrics`)
-  expect(response.status).toBe(200)
-  const samples: Array<Sample & { name: string }> = []
-  for (const line of (await response.text()).split("\n")) {
-    const match = /^([a-zA-Z_:][\w:]*)(?:\{(.*)\})? (\S+)$/.exec(line)
-    if (match) samples.push({ name: match[1]!, metric: labelsOf(match[2]), value: Number(match[3]) })
-  }
-  return samples
-}
+const scrape = async (): Promise<Array<Sample & { name: string }>> =>
+  (await scrapeExposition(server.url)).all.map((sample) => ({ name: sample.name, metric: sample.labels, value: sample.value }))
 
 /** `name{labels}` → value: the counters and the gauge the queries read. */
 type Expected = ReadonlyArray<readonly [name: string, labels: Record<string, string>, value: number]>

@@ -12,6 +12,8 @@ export interface Scrape {
   readonly value: (name: string, labels?: Record<string, string>) => number | undefined
   /** Every sample of a metric name, with its labels. */
   readonly samples: (name: string) => ReadonlyArray<{ readonly labels: Record<string, string>; readonly value: number }>
+  /** Every sample, in the order served. */
+  readonly all: ReadonlyArray<{ readonly name: string; readonly labels: Record<string, string>; readonly value: number }>
 }
 
 const SAMPLE = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)(?: \S+)?$/
@@ -26,6 +28,7 @@ const keyOf = (name: string, labels: Record<string, string>) =>
 export const parseExposition = (text: string, contentType = "") => {
   const samples = new Map<string, Array<{ labels: Record<string, string>; value: number }>>()
   const byKey = new Map<string, number>()
+  const all: Array<{ name: string; labels: Record<string, string>; value: number }> = []
   for (const line of text.split("\n")) {
     if (line === "" || line.startsWith("#")) continue
     const match = SAMPLE.exec(line)
@@ -36,12 +39,14 @@ export const parseExposition = (text: string, contentType = "") => {
     const name = match[1]!
     samples.set(name, [...(samples.get(name) ?? []), { labels, value }])
     byKey.set(keyOf(name, labels), value)
+    all.push({ name, labels, value })
   }
   const scrape: Scrape = {
     text,
     contentType,
     value: (name, labels = {}) => byKey.get(keyOf(name, labels)),
-    samples: (name) => samples.get(name) ?? []
+    samples: (name) => samples.get(name) ?? [],
+    all
   }
   return scrape
 }
