@@ -28,13 +28,14 @@ import { HTTP_BUCKETS } from "@itl-attestation/metrics"
 import * as client from "prom-client"
 import { startChild } from "./lib/child.js"
 import { cpuWindow } from "./lib/cpu.js"
-import { embeddedDatabase, postgresDatabase } from "./lib/database.js"
+import { benchedDatabases } from "./lib/database.js"
 import { measure, percentile } from "./lib/load.js"
 import { printMetricsReport } from "./lib/metricsReport.js"
 import { expectedCounts, seedMachines, STATUSES, timeGaugeStatements, withDatabase } from "./lib/metricsSeed.js"
 import { watchOtherWork } from "./lib/quiet.js"
 import { setting } from "./lib/setting.js"
 import { createOperatorToken } from "./lib/setup.js"
+import { reportProblems } from "./lib/problems.js"
 
 const DURATION = setting("BENCH_DURATION", 10)
 const WARMUP = setting("BENCH_WARMUP", 2)
@@ -278,11 +279,7 @@ const main = async () => {
   console.log(`ITL attestation bench, metrics: scrapes at ${SIZES.join(", ")} machines (${SCRAPES} per format); the HTTP histogram's cost, ` +
     `${ROUNDS} alternating runs each, ${CONNECTIONS} connections, ${WARMUP} s warm-up + ${DURATION} s measured per figure`)
   console.log(`machine: ${os.availableParallelism()} cores (${os.cpus()[0]?.model ?? "unknown CPU"}), node ${process.version}`)
-  const databases = []
-  if (process.env.BENCH_EMBEDDED !== "0") databases.push(["pglite", () => embeddedDatabase()])
-  const url = process.env.BENCH_DATABASE_URL
-  if (url) databases.push(["postgres", () => postgresDatabase(url)])
-  else log("BENCH_DATABASE_URL is not set: PostgreSQL is skipped")
+  const databases = benchedDatabases()
 
   fs.mkdirSync(new URL("./results/", import.meta.url), { recursive: true })
   for (const [short, makeDatabase] of databases) {
@@ -301,11 +298,7 @@ const main = async () => {
     console.log("\nWarnings (figures taken while other processes used the CPU are low):")
     for (const warning of warnings) console.log(`  - ${warning}`)
   }
-  if (problems.length > 0) {
-    console.error(`\nFAILED: ${problems.length} problem(s); the figures above are not valid:`)
-    for (const problem of problems) console.error(`  - ${problem}`)
-    process.exitCode = 1
-  }
+  reportProblems(problems)
 }
 
 main().catch((error) => {

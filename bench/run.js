@@ -24,6 +24,7 @@ import { measure } from "./lib/load.js"
 import { watchOtherWork } from "./lib/quiet.js"
 import { createOperatorToken, registerMachines } from "./lib/setup.js"
 import { setting } from "./lib/setting.js"
+import { reportProblems } from "./lib/problems.js"
 
 const DURATION = setting("BENCH_DURATION", 10)
 const WARMUP = setting("BENCH_WARMUP", 2)
@@ -161,11 +162,7 @@ const main = async () => {
     console.log("\nWarnings (figures taken while other processes used the CPU are low):")
     for (const warning of warnings) console.log(`  - ${warning}`)
   }
-  if (problems.length > 0) {
-    console.error(`\nFAILED: ${problems.length} problem(s) during load; the figures above are not valid:`)
-    for (const problem of problems) console.error(`  - ${problem}`)
-    process.exitCode = 1
-  }
+  reportProblems(problems, " during load")
 }
 
 main().catch((error) => {

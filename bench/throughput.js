@@ -20,13 +20,14 @@ import * as os from "node:os"
 import { fileURLToPath } from "node:url"
 import { startChild } from "./lib/child.js"
 import { cpuWindow } from "./lib/cpu.js"
-import { embeddedDatabase, postgresDatabase } from "./lib/database.js"
+import { benchedDatabases } from "./lib/database.js"
 import { measure, percentile } from "./lib/load.js"
 import { watchOtherWork } from "./lib/quiet.js"
 import { setting } from "./lib/setting.js"
 import { printTable, twoInstanceLine } from "./lib/throughputReport.js"
 import { loadFor, preflight, SCENARIOS } from "./lib/throughputScenarios.js"
 import { setUpThroughput } from "./lib/throughputSetup.js"
+import { reportProblems } from "./lib/problems.js"
 
 const DURATION = setting("BENCH_DURATION", 10)
 const WARMUP = setting("BENCH_WARMUP", 2)
@@ -156,11 +157,7 @@ const benchDatabase = async (database) => {
 const main = async () => {
   console.log(`ITL attestation throughput bench: ${CONNECTIONS} connections, ${WARMUP} s warm-up + ${DURATION} s measured per figure, ${MACHINES} machines`)
   console.log(`machine: ${os.availableParallelism()} cores (${os.cpus()[0]?.model ?? "unknown CPU"}), node ${process.version}`)
-  const databases = []
-  if (process.env.BENCH_EMBEDDED !== "0") databases.push(["pglite", () => embeddedDatabase()])
-  const url = process.env.BENCH_DATABASE_URL
-  if (url) databases.push(["postgres", () => postgresDatabase(url)])
-  else log("BENCH_DATABASE_URL is not set: PostgreSQL is skipped")
+  const databases = benchedDatabases()
 
   const problems = []
   fs.mkdirSync(new URL("./results/", import.meta.url), { recursive: true })
@@ -185,11 +182,7 @@ const main = async () => {
     console.log("\nWarnings (figures taken while other processes used the CPU are low):")
     for (const warning of warnings) console.log(`  - ${warning}`)
   }
-  if (problems.length > 0) {
-    console.error(`\nFAILED: ${problems.length} problem(s) during load; the figures above are not valid:`)
-    for (const problem of problems) console.error(`  - ${problem}`)
-    process.exitCode = 1
-  }
+  reportProblems(problems, " during load")
 }
 
 main().catch((error) => {

@@ -33,6 +33,7 @@ import { startChild } from "./lib/child.js"
 import { embeddedDatabase, postgresDatabase } from "./lib/database.js"
 import { registerMachines } from "./lib/setup.js"
 import { setting } from "./lib/setting.js"
+import { reportProblems } from "./lib/problems.js"
 
 const DURATION = setting("BENCH_DURATION", 10)
 const WARMUP = setting("BENCH_WARMUP", 2)
@@ -219,11 +220,7 @@ const main = async () => {
       await database.cleanup()
     }
   }
-  if (problems.length > 0) {
-    console.error(`\nFAILED: ${problems.length} problem(s); the figures above are not valid:`)
-    for (const problem of problems) console.error(`  - ${problem}`)
-    process.exitCode = 1
-  }
+  reportProblems(problems)
 }
 
 main().catch((error) => {

@@ -51,3 +51,16 @@ export const postgresDatabase = async (serverUrl) => {
     }
   }
 }
+
+/**
+ * The databases a bench measures, as [short name, make]: PGlite unless BENCH_EMBEDDED=0, and PostgreSQL when
+ * BENCH_DATABASE_URL is set.
+ */
+export const benchedDatabases = () => {
+  const databases = []
+  if (process.env.BENCH_EMBEDDED !== "0") databases.push(["pglite", () => embeddedDatabase()])
+  const url = process.env.BENCH_DATABASE_URL
+  if (url) databases.push(["postgres", () => postgresDatabase(url)])
+  else console.error("[bench] BENCH_DATABASE_URL is not set: PostgreSQL is skipped")
+  return databases
+}

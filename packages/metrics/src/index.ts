@@ -29,4 +29,3 @@ export const metrics = defineExtension({
 export default metrics
 export { MetricsApi } from "./MetricsApi.js"
 export { HTTP_BUCKETS } from "./PlatformMetrics.js"
-export { prefersOpenMetrics, render } from "./exposition.js"

@@ -86,8 +86,6 @@ export class Measurements extends Effect.Service<Measurements>()("@itl-attestati
 
     return {
       counter,
-      /** Every counter declared so far. */
-      counters: Effect.sync(() => [...counters.values()]),
       /** Adds an observer for the life of the caller's scope; it first hears of every counter already declared. */
       observe: (observer: MeasurementObserver) =>
         Effect.acquireRelease(
