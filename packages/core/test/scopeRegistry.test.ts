@@ -21,6 +21,20 @@ describe("ScopeRegistry", () => {
     })
   )
 
+  it.effect("a role's scopes follow registrations and unregistrations made after they were read", () =>
+    Effect.gen(function* () {
+      const scopes = yield* registry
+      yield* scopes.register("core", coreScopes)
+      expect(yield* scopes.scopesOfRole("viewer")).toEqual(["audit:read", "events:read", "machines:read"])
+      yield* scopes.register("inventory", [defineScope({ name: "inventory:read", description: "r", grantedTo: "viewer" })])
+      expect(yield* scopes.scopesOfRole("viewer")).toEqual(["audit:read", "events:read", "inventory:read", "machines:read"])
+      expect((yield* scopes.list).map((s) => s.name)).toContain("inventory:read")
+      yield* scopes.unregister("inventory")
+      expect(yield* scopes.scopesOfRole("viewer")).toEqual(["audit:read", "events:read", "machines:read"])
+      expect((yield* scopes.list).map((s) => s.name)).not.toContain("inventory:read")
+    })
+  )
+
   it.effect("refuses a duplicate (another owner's or within one call) and a malformed name, registering none of the call", () =>
     Effect.gen(function* () {
       const scopes = yield* registry

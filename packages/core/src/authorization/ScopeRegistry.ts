@@ -17,6 +17,13 @@ export class ScopeRegistrationError extends Data.TaggedError("ScopeRegistrationE
 export class ScopeRegistry extends Effect.Service<ScopeRegistry>()("@itl-attestation/core/ScopeRegistry", {
   sync: () => {
     const scopes = new Map<string, RegisteredScope>()
+    // Every authorized request asks for its role's scopes: kept sorted per role until the next change.
+    let sorted: ReadonlyArray<RegisteredScope> | undefined
+    const byRole = new Map<Role, ReadonlyArray<string>>()
+    const changed = () => {
+      sorted = undefined
+      byRole.clear()
+    }
 
     const malformed = (owner: string, scope: ScopeDefinition) =>
       !SCOPE_NAME.test(scope.name)
@@ -38,6 +45,7 @@ export class ScopeRegistry extends Effect.Service<ScopeRegistry>()("@itl-attesta
           seen.add(scope.name)
         }
         for (const scope of declared) scopes.set(scope.name, { ...scope, owner })
+        changed()
         return Effect.void
       })
 
@@ -65,18 +73,28 @@ export class ScopeRegistry extends Effect.Service<ScopeRegistry>()("@itl-attesta
         return register(owner, missing)
       })
 
-    const list = Effect.sync((): ReadonlyArray<RegisteredScope> => [...scopes.values()].sort((a, b) => a.name.localeCompare(b.name)))
+    const sortedScopes = () => (sorted ??= [...scopes.values()].sort((a, b) => a.name.localeCompare(b.name)))
+
+    const list = Effect.sync(sortedScopes)
 
     const lookup = (name: string) => Effect.sync(() => Option.fromNullable(scopes.get(name)))
 
     /** The names of every scope the role has, sorted. */
     const scopesOfRole = (role: Role) =>
-      Effect.map(list, (all) => all.filter((scope) => roleHasScope(role, scope)).map((scope) => scope.name))
+      Effect.sync(() => {
+        let names = byRole.get(role)
+        if (names === undefined) {
+          names = sortedScopes().filter((scope) => roleHasScope(role, scope)).map((scope) => scope.name)
+          byRole.set(role, names)
+        }
+        return names
+      })
 
     /** Takes back every scope `owner` registered (an extension that failed to load). */
     const unregister = (owner: string) =>
       Effect.sync(() => {
         for (const [name, scope] of scopes) if (scope.owner === owner) scopes.delete(name)
+        changed()
       })
 
     return { register, ensure, unregister, list, lookup, scopesOfRole } as const

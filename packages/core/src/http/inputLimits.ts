@@ -103,8 +103,12 @@ export const findQueryProblem = (query: string): InputProblem | undefined => {
   return undefined
 }
 
+/** Printable ASCII without `%`: nothing to decode, and no NUL or surrogate can be in it (most paths). */
+const PLAIN_PATH = /^[\x21-\x24\x26-\x7e]*$/
+
 /** The first path segment that is not acceptable text once percent-decoded. */
 export const findPathProblem = (pathname: string): InputProblem | undefined => {
+  if (PLAIN_PATH.test(pathname)) return undefined
   for (const segment of pathname.split("/")) {
     let decoded: string
     try {
