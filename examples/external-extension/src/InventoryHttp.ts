@@ -1,10 +1,10 @@
 /** The handlers: each calls the service, nothing else. */
-import { HttpApiBuilder } from "@effect/platform"
+import { groupUsing } from "@itl-attestation/core"
 import { Effect } from "effect"
 import { InventoryApi } from "./InventoryApi.js"
 import { InventoryService } from "./InventoryService.js"
 
-export const InventoryHttp = HttpApiBuilder.group(InventoryApi, "inventory", (handlers) =>
+export const InventoryHttp = groupUsing(InventoryService)(InventoryApi, "inventory", (handlers) =>
   Effect.map(InventoryService, (inventory) =>
     handlers
       .handle("setTag", ({ path, payload }) => inventory.setTag(path.id, payload.tag))

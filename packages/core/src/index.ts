@@ -38,6 +38,7 @@ export {
 export { retryAfter, ResponseHints } from "./http/ResponseHints.js"
 export { traced, tracerWhenConsumed } from "./observability/traced.js"
 export { type ApiPipelineOptions, renderCoreProblem } from "./http/ApiPipeline.js"
+export { groupUsing } from "./http/narrowContext.js"
 export { CoreDecodeError, type DecodeErrorSchema } from "./http/DecodeErrors.js"
 export type { Problem } from "./http/Problem.js"
 export { Events, type ConsumerOptions } from "./events/Events.js"

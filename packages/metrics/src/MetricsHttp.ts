@@ -1,5 +1,5 @@
-import { HttpApiBuilder, HttpServerRequest, HttpServerResponse } from "@effect/platform"
-import { Unauthorized } from "@itl-attestation/core"
+import { HttpServerRequest, HttpServerResponse } from "@effect/platform"
+import { groupUsing, Unauthorized } from "@itl-attestation/core"
 import { Effect, Option, Redacted } from "effect"
 import * as crypto from "node:crypto"
 import { render } from "./exposition.js"
@@ -13,7 +13,7 @@ const BEARER = /^Bearer ([\x21-\x7e]+)$/i
 const sameToken = (given: string, expected: string) =>
   crypto.timingSafeEqual(crypto.createHash("sha256").update(given).digest(), crypto.createHash("sha256").update(expected).digest())
 
-export const MetricsHttp = HttpApiBuilder.group(MetricsApi, "metrics", (handlers) =>
+export const MetricsHttp = groupUsing(PlatformMetrics, MetricsSettings)(MetricsApi, "metrics", (handlers) =>
   Effect.gen(function* () {
     const { registry } = yield* PlatformMetrics
     const { token } = yield* MetricsSettings

@@ -1,11 +1,10 @@
-import { HttpApiBuilder } from "@effect/platform"
-import { pageOf } from "@itl-attestation/core"
+import { groupUsing, pageOf } from "@itl-attestation/core"
 import { Effect, Layer } from "effect"
 import { MachineSecrets } from "./MachineSecrets.js"
 import { SecretVaultApi } from "./SecretVaultApi.js"
 import { SharedSecrets } from "./SharedSecrets.js"
 
-const MachineSecretsHttp = HttpApiBuilder.group(SecretVaultApi, "machineSecrets", (handlers) =>
+const MachineSecretsHttp = groupUsing(MachineSecrets)(SecretVaultApi, "machineSecrets", (handlers) =>
   Effect.map(MachineSecrets, (secrets) =>
     handlers
       .handle("create", ({ path, payload }) => secrets.create(path.id, payload.name, payload.value))
@@ -14,13 +13,13 @@ const MachineSecretsHttp = HttpApiBuilder.group(SecretVaultApi, "machineSecrets"
   )
 )
 
-const MachineSecretReadHttp = HttpApiBuilder.group(SecretVaultApi, "machineSecretRead", (handlers) =>
+const MachineSecretReadHttp = groupUsing(MachineSecrets)(SecretVaultApi, "machineSecretRead", (handlers) =>
   Effect.map(MachineSecrets, (secrets) =>
     handlers.handle("read", ({ path, urlParams }) => secrets.read(path.id, path.name, urlParams.scheme ?? "tpm2-credential-v1"))
   )
 )
 
-const SharedSecretsHttp = HttpApiBuilder.group(SecretVaultApi, "sharedSecrets", (handlers) =>
+const SharedSecretsHttp = groupUsing(SharedSecrets)(SecretVaultApi, "sharedSecrets", (handlers) =>
   Effect.map(SharedSecrets, (shared) =>
     handlers
       .handle("create", ({ payload }) => shared.create(payload.name, payload.value, payload.description))
@@ -35,7 +34,7 @@ const SharedSecretsHttp = HttpApiBuilder.group(SecretVaultApi, "sharedSecrets", 
   )
 )
 
-const SharedSecretReadHttp = HttpApiBuilder.group(SecretVaultApi, "sharedSecretRead", (handlers) =>
+const SharedSecretReadHttp = groupUsing(SharedSecrets)(SecretVaultApi, "sharedSecretRead", (handlers) =>
   Effect.map(SharedSecrets, (shared) => handlers.handle("value", ({ path }) => shared.readByName(path.name)))
 )
 

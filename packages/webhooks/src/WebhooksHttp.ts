@@ -1,10 +1,9 @@
-import { HttpApiBuilder } from "@effect/platform"
-import { pageOf } from "@itl-attestation/core"
+import { groupUsing, pageOf } from "@itl-attestation/core"
 import { Effect } from "effect"
 import { Webhooks } from "./Webhooks.js"
 import { WebhooksApi } from "./WebhooksApi.js"
 
-export const WebhooksHttp = HttpApiBuilder.group(WebhooksApi, "webhooks", (handlers) =>
+export const WebhooksHttp = groupUsing(Webhooks)(WebhooksApi, "webhooks", (handlers) =>
   Effect.map(Webhooks, (webhooks) =>
     handlers
       .handle("create", ({ payload }) => webhooks.create(payload))

@@ -1,6 +1,6 @@
-import { HttpApiBuilder } from "@effect/platform"
 import { Effect, Option } from "effect"
 import { CoreApi } from "../CoreApi.js"
+import { groupUsing } from "../http/narrowContext.js"
 import { BadRequest, Forbidden, NotFound, TooManyRequests } from "../http/ApiError.js"
 import { retryAfter } from "../http/ResponseHints.js"
 import { toMachine } from "../machines/Machine.js"
@@ -23,7 +23,7 @@ const cannotAttest = (e: MachineCannotAttest) =>
 const tooManyRequests = (message: string, seconds: number) =>
   Effect.zipRight(retryAfter(seconds), Effect.fail(new TooManyRequests({ message, details: { retry_after_seconds: seconds } })))
 
-export const AttestationHttp = HttpApiBuilder.group(CoreApi, "attestation", (handlers) =>
+export const AttestationHttp = groupUsing(Attestation)(CoreApi, "attestation", (handlers) =>
   Effect.map(Attestation, (attestation) =>
     handlers
       .handle("challenge", ({ payload }) =>
@@ -58,7 +58,7 @@ export const AttestationHttp = HttpApiBuilder.group(CoreApi, "attestation", (han
   )
 )
 
-export const MachineSelfHttp = HttpApiBuilder.group(CoreApi, "machineSelf", (handlers) =>
+export const MachineSelfHttp = groupUsing(MachineRepo)(CoreApi, "machineSelf", (handlers) =>
   Effect.map(MachineRepo, (machines) =>
     handlers.handle("me", () =>
       Effect.gen(function* () {
@@ -71,7 +71,7 @@ export const MachineSelfHttp = HttpApiBuilder.group(CoreApi, "machineSelf", (han
   )
 )
 
-export const PcrPolicyHttp = HttpApiBuilder.group(CoreApi, "pcrPolicy", (handlers) =>
+export const PcrPolicyHttp = groupUsing(PcrPolicies)(CoreApi, "pcrPolicy", (handlers) =>
   Effect.map(PcrPolicies, (policies) =>
     handlers
       .handle("getForMachine", ({ path }) => policies.forMachine(path.id).pipe(Effect.catchTags({ MachineNotFound: machineNotFound })))

@@ -1,10 +1,10 @@
-import { HttpApiBuilder } from "@effect/platform"
 import { Effect } from "effect"
 import { CoreApi } from "../CoreApi.js"
+import { groupUsing } from "../http/narrowContext.js"
 import { pageOf } from "../http/Pagination.js"
 import { AuditLog } from "./AuditLog.js"
 
-export const AuditHttp = HttpApiBuilder.group(CoreApi, "audit", (handlers) =>
+export const AuditHttp = groupUsing(AuditLog)(CoreApi, "audit", (handlers) =>
   Effect.map(AuditLog, (audit) =>
     handlers
       .handle("list", ({ urlParams }) => audit.list(pageOf(urlParams)))

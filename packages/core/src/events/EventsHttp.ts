@@ -1,11 +1,11 @@
-import { HttpApiBuilder } from "@effect/platform"
 import { Effect, Layer } from "effect"
 import { CoreApi } from "../CoreApi.js"
+import { groupUsing } from "../http/narrowContext.js"
 import { pageOf } from "../http/Pagination.js"
 import { ConsumerList } from "./EventsApi.js"
 import { EventOperations } from "./EventOperations.js"
 
-export const EventsHttp = HttpApiBuilder.group(CoreApi, "events", (handlers) =>
+export const EventsHttp = groupUsing(EventOperations)(CoreApi, "events", (handlers) =>
   Effect.map(EventOperations, (operations) =>
     handlers
       .handle("types", () => operations.types)

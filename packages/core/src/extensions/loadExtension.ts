@@ -13,7 +13,8 @@ import { HttpLayerRouter } from "@effect/platform"
 import { Cause, Chunk, Effect, Layer, Option } from "effect"
 import { runMigrations } from "../db/Migrations.js"
 import { AppConfig } from "../config/AppConfig.js"
-import { apiUnder, pipelineMiddleware, resolvePipeline } from "../http/ApiPipeline.js"
+import { apiUnder, pipelineMiddleware, resolvePipeline, ROUTE_MIDDLEWARE_KEY } from "../http/ApiPipeline.js"
+import { buildIsolated } from "../http/narrowContext.js"
 import { policyLayer } from "../authorization/Policy.js"
 import { ScopeRegistry } from "../authorization/ScopeRegistry.js"
 import { EventCatalog } from "../events/EventCatalog.js"
@@ -32,6 +33,18 @@ const endpointMiddleware = (api: ServedApi<any>["api"], owner: string) =>
   Layer.merge(policyLayer(api, { owner }).pipe(Layer.provide(OperatorAuthenticatorLive)), machineAuthenticationLayer(api))
 
 /**
+ * What adding an API's routes reads from its context: the router, the route
+ * middleware (the pipeline) and the API's own middleware. The routes carry the
+ * context they were added in into every request, so nothing else goes in: the
+ * handlers bring their own (http/narrowContext.ts).
+ */
+const routerKeys = (api: ServedApi<any>["api"]) => {
+  const apiMiddleware = new Set<string>([...api.middlewares].map((tag) => tag.key))
+  return (key: string) =>
+    key === HttpLayerRouter.HttpRouter.key || key.startsWith(ROUTE_MIDDLEWARE_KEY) || apiMiddleware.has(key)
+}
+
+/**
  * One API as it is served — its pipeline applied — and the layer that adds
  * its routes to the router. `owner` (`core` or the extension's name) registers
  * the scopes its endpoints require that nobody declared.
@@ -39,7 +52,7 @@ const endpointMiddleware = (api: ServedApi<any>["api"], owner: string) =>
 export const servedApi = (served: ServedApi<any>, owner: string, defaults: { readonly maxBodyBytes: number }) => {
   const pipeline = resolvePipeline(served.pipeline, defaults)
   const api = apiUnder(served.api, pipeline)
-  const routes = HttpLayerRouter.addHttpApi(api).pipe(
+  const routes = buildIsolated(HttpLayerRouter.addHttpApi(api), routerKeys(api)).pipe(
     Layer.provide(served.handlers),
     Layer.provide(pipelineMiddleware(pipeline).layer),
     Layer.provide(endpointMiddleware(api, owner))

@@ -139,6 +139,13 @@ const finish = (pipeline: ApiPipeline, response: HttpServerResponse.HttpServerRe
     return result
   })
 
+/**
+ * The context keys under which `HttpLayerRouter.middleware(…).layer` hands route middleware to the routes added
+ * after it (a prefix followed by a counter, in @effect/platform's HttpLayerRouter). Routes are added in a
+ * narrowed context (extensions/loadExtension.ts) that must keep them; the pipeline tests fail if it does not.
+ */
+export const ROUTE_MIDDLEWARE_KEY = "@effect/platform/HttpLayerRouter/Middleware-"
+
 /** Route middleware for the routes of one API (provide its `.layer` to the layer that adds them). */
 export const pipelineMiddleware = (pipeline: ApiPipeline) =>
   HttpLayerRouter.middleware(

@@ -1,8 +1,8 @@
-import { HttpApiBuilder } from "@effect/platform"
 import { DateTime, Effect } from "effect"
 import { CoreApi } from "../CoreApi.js"
 import { Enrollment } from "../enrollment/Enrollment.js"
 import { BadRequest, Conflict, Forbidden, NotFound, TooManyRequests } from "../http/ApiError.js"
+import { groupUsing } from "../http/narrowContext.js"
 import { pageOf } from "../http/Pagination.js"
 import { retryAfter } from "../http/ResponseHints.js"
 import { clientAddress } from "../ratelimit/ClientRateLimits.js"
@@ -21,7 +21,7 @@ const lifecycleErrors = {
 const tooManyRequests = (message: string, seconds: number) =>
   Effect.zipRight(retryAfter(seconds), Effect.fail(new TooManyRequests({ message, details: { retry_after_seconds: seconds } })))
 
-export const MachineRegistrationHttp = HttpApiBuilder.group(CoreApi, "machineRegistration", (handlers) =>
+export const MachineRegistrationHttp = groupUsing(Enrollment)(CoreApi, "machineRegistration", (handlers) =>
   Effect.map(Enrollment, (enrollment) =>
     handlers
       .handle("register", ({ payload, request }) =>
@@ -58,7 +58,7 @@ export const MachineRegistrationHttp = HttpApiBuilder.group(CoreApi, "machineReg
   )
 )
 
-export const MachineHttp = HttpApiBuilder.group(CoreApi, "machines", (handlers) =>
+export const MachineHttp = groupUsing(Machines)(CoreApi, "machines", (handlers) =>
   Effect.map(Machines, (machines) =>
     handlers
       .handle("list", ({ urlParams }) => machines.list(pageOf(urlParams)))

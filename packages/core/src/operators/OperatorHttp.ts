@@ -1,10 +1,10 @@
-import { HttpApiBuilder } from "@effect/platform"
 import { Effect } from "effect"
 import { CoreApi } from "../CoreApi.js"
+import { groupUsing } from "../http/narrowContext.js"
 import { pageOf } from "../http/Pagination.js"
 import { OperatorTokens } from "./OperatorTokens.js"
 
-export const OperatorHttp = HttpApiBuilder.group(CoreApi, "operators", (handlers) =>
+export const OperatorHttp = groupUsing(OperatorTokens)(CoreApi, "operators", (handlers) =>
   Effect.map(OperatorTokens, (tokens) =>
     handlers
       .handle("create", ({ payload }) => tokens.create(payload.name, payload.role, payload.scopes))

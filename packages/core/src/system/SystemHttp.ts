@@ -1,7 +1,7 @@
-import { HttpApiBuilder } from "@effect/platform"
 import { SqlClient } from "@effect/sql"
 import { Effect } from "effect"
 import { CoreApi } from "../CoreApi.js"
+import { groupUsing } from "../http/narrowContext.js"
 import { DatabaseInfo } from "../db/Database.js"
 import { ExtensionRegistry } from "../extensions/ExtensionRegistry.js"
 import { ServiceUnavailable } from "../http/ApiError.js"
@@ -13,7 +13,7 @@ const READY_RETRY_SECONDS = 5
 const notReady = (message: string) =>
   Effect.zipRight(retryAfter(READY_RETRY_SECONDS), Effect.fail(new ServiceUnavailable({ message, details: { retry_after_seconds: READY_RETRY_SECONDS } })))
 
-export const SystemHttp = HttpApiBuilder.group(CoreApi, "system", (handlers) =>
+export const SystemHttp = groupUsing(SqlClient.SqlClient, DatabaseInfo, ExtensionRegistry)(CoreApi, "system", (handlers) =>
   Effect.gen(function* () {
     const sql = yield* SqlClient.SqlClient
     const database = yield* DatabaseInfo
