@@ -1,0 +1,86 @@
+/**
+ * The real `pulumi` CLI with an update held in progress: the test program's `gate` resource waits in
+ * create() until a file exists, so the test decides when the update may finish (no clock involved).
+ * Two concurrent `up` on one stack, and `pulumi cancel` of a running update.
+ */
+import { join } from "node:path"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { releaseFile, waitForFile } from "../../../test-support/pulumi.js"
+import { type CliBackend, startCliBackend } from "./cliSupport.js"
+
+let backend: CliBackend
+let dir: string
+let gates = 0
+const pulumi = (args: ReadonlyArray<string>, options: { allowFailure?: boolean } = {}) => backend.cli.run(args, { cwd: dir, ...options })
+
+/** Points the stack's gate at a new file; returns its path (release it with releaseFile). */
+const newGate = async () => {
+  const gate = join(backend.cli.workDir, `gate-${++gates}`)
+  await pulumi(["config", "set", "gate", gate])
+  return gate
+}
+
+beforeAll(async () => {
+  backend = await startCliBackend()
+  dir = await backend.cli.program("program")
+  await pulumi(["stack", "init", "busy"])
+  await pulumi(["config", "set", "--secret", "apiKey", "updates-secret"])
+})
+afterAll(async () => {
+  await backend?.stop()
+})
+
+describe("updates in progress, with the real pulumi CLI", () => {
+  it("a second `up` on a stack with an update running fails with the CLI's update-conflict message", async () => {
+    const gate = await newGate()
+    const first = backend.cli.start(["up", "--yes", "--non-interactive", "--skip-preview"], { cwd: dir })
+    await waitForFile(`${gate}.started`, "the gate resource started", first)
+
+    const second = await pulumi(["up", "--yes", "--non-interactive"], { allowFailure: true })
+    expect(second.code).not.toBe(0)
+    // ConflictingUpdateError: the CLI prints it only for a 409 on starting the update.
+    expect(second.output).toContain("update-conflicts")
+    expect(second.output).toContain("[409]")
+
+    // The stack lists as busy while the first runs.
+    const listed = JSON.parse((await pulumi(["stack", "ls", "--json"])).stdout) as Array<{ name: string; updateInProgress?: boolean }>
+    expect(listed.find((s) => s.name.endsWith("busy"))?.updateInProgress).toBe(true)
+
+    await releaseFile(gate)
+    const result = await first.done
+    expect(result.stdout).toMatch(/\+ 5 created/)
+    const history = JSON.parse((await pulumi(["stack", "history", "--json"])).stdout) as Array<any>
+    expect(history.map((u) => [u.kind, u.result])).toEqual([["update", "succeeded"]])
+  })
+
+  it("cancel stops the update in progress; the stack then takes a new update", async () => {
+    const gate = await newGate()
+    const running = backend.cli.start(["up", "--yes", "--non-interactive", "--skip-preview"], { cwd: dir, allowFailure: true })
+    await waitForFile(`${gate}.started`, "the gate resource started", running)
+
+    const cancel = await pulumi(["cancel", "--yes", "--non-interactive"])
+    expect(cancel.stdout).toContain("has been canceled!")
+
+    // The program is still waiting; once it goes on, the CLI finds its update gone and fails.
+    await releaseFile(gate)
+    const result = await running.done
+    expect(result.code).not.toBe(0)
+
+    const history = JSON.parse((await pulumi(["stack", "history", "--json"])).stdout) as Array<any>
+    expect(history[0]).toMatchObject({ kind: "update" })
+    expect(history[0].result).not.toBe("succeeded")
+
+    // The lock is free again: a new up (the gate file exists now) succeeds.
+    await pulumi(["up", "--yes", "--non-interactive"])
+    const after = JSON.parse((await pulumi(["stack", "history", "--json"])).stdout) as Array<any>
+    expect(after[0]).toMatchObject({ kind: "update", result: "succeeded" })
+
+    const nothing = await pulumi(["cancel", "--yes", "--non-interactive"], { allowFailure: true })
+    expect(nothing.code).not.toBe(0)
+  })
+
+  it("destroy and stack rm finish the stack", async () => {
+    await pulumi(["destroy", "--yes", "--non-interactive", "--skip-preview"])
+    await pulumi(["stack", "rm", "--yes", "--non-interactive"])
+  })
+})
