@@ -33,7 +33,9 @@ afterAll(async () => {
 describe("the real pulumi CLI against pulumi_state", () => {
   it("logs in with PULUMI_ACCESS_TOKEN; a wrong token is refused and not stored", async () => {
     const who = await pulumi(["whoami", "--verbose"])
-    expect(who.stdout).toContain(backend.server.url)
+    expect(who.stdout).toMatch(/^User: itlusions$/m)
+    const credentials = JSON.parse(await readFile(join(backend.cli.home, "credentials.json"), "utf8"))
+    expect(credentials.current).toBe(backend.server.url)
 
     const stranger = await pulumiSession({ accessToken: `wrong-${crypto.randomBytes(16).toString("hex")}` })
     try {

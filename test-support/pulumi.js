@@ -1,13 +1,14 @@
 /**
  * Test helper: the real, unmodified `pulumi` CLI (the pinned build of scripts/pulumi/ensure.sh) and
- * Node.js programs for it.
+ * Node.js programs for it. Plain JavaScript (typed in pulumi.d.ts) because bench/pulumi.js, which
+ * runs on plain Node, uses it too.
  *
  * - The CLI comes from ITL_PULUMI_BIN (a directory, exported by .ci/run) or else from ensure.sh, which
  *   prints the directory at once when the build is cached. A run without it FAILS with the reason
  *   (like swtpm): the tests never skip.
  * - Every session has its own PULUMI_HOME (credentials, plugins, logs), so test files cannot see
- *   each other's logins; no PULUMI_CONFIG_PASSPHRASE, so an HTTP backend's own secrets manager is
- *   the one in use.
+ *   each other's logins; no PULUMI_CONFIG_PASSPHRASE unless asked, so an HTTP backend's own secrets
+ *   manager is the one in use.
  * - Programs are copied from fixtures into temp dirs; their node_modules (the SDK pinned by
  *   scripts/pulumi/smoke/package-lock.json) is installed once per lockfile into the cache directory
  *   beside the CLI, under a lock (parallel test files), and linked into each copy.
@@ -27,13 +28,15 @@ const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..")
 const ensureScript = join(repoRoot, "scripts/pulumi/ensure.sh")
 /** The pinned SDK every test program uses (one lockfile for the smoke program and the tests). */
 const sdkDir = join(repoRoot, "scripts/pulumi/smoke")
-/** Pulumi programs for the tests. */
+/** Pulumi programs for the tests and the bench. */
 export const pulumiFixtures = join(repoRoot, "packages/pulumi-state/test/fixtures")
 
-let binPromise: Promise<string> | undefined
+const failureDetail = (error) => (error instanceof Error ? error.stderr || error.message : String(error))
+
+let binPromise
 
 /** The directory holding `pulumi` and its language host; rejects with the reason when there is none. */
-export const pulumiBin = (): Promise<string> => {
+export const pulumiBin = () => {
   binPromise ??= (async () => {
     const fromEnv = process.env.ITL_PULUMI_BIN
     if (fromEnv !== undefined && fromEnv !== "") {
@@ -43,28 +46,29 @@ export const pulumiBin = (): Promise<string> => {
       return fromEnv
     }
     try {
-      // The build takes minutes on a cold cache; .ci/run builds before the tests, so here it is instant.
+      // A cold build takes minutes; .ci/run builds before the tests, so here it is instant.
       const { stdout } = await execFileAsync(ensureScript, [], { maxBuffer: 16 * 1024 * 1024, timeout: 110_000 })
       return stdout.trim()
     } catch (error) {
-      const detail = error instanceof Error ? ((error as { stderr?: string }).stderr || error.message) : String(error)
       throw new Error(
         `the real pulumi CLI is needed and could not be had from ${ensureScript} ` +
-          `(build it first: scripts/pulumi/ensure.sh, needs Go and the Go module proxy; or set ITL_PULUMI_BIN): ${detail}`
+          `(build it first: scripts/pulumi/ensure.sh, needs Go and the Go module proxy; or set ITL_PULUMI_BIN): ${failureDetail(error)}`
       )
     }
   })()
   return binPromise
 }
 
-let nodeModulesPromise: Promise<string> | undefined
+let nodeModulesPromise
 
 /** node_modules with the pinned SDK, installed once per lockfile (offline when npm's cache has it). */
-export const programNodeModules = (): Promise<string> => {
+export const programNodeModules = () => {
   nodeModulesPromise ??= (async () => {
     const bin = await pulumiBin()
-    const lock = await readFile(join(sdkDir, "package-lock.json"))
-    const hash = createHash("sha256").update(lock).update(await readFile(join(sdkDir, "package.json"))).digest("hex")
+    const hash = createHash("sha256")
+      .update(await readFile(join(sdkDir, "package-lock.json")))
+      .update(await readFile(join(sdkDir, "package.json")))
+      .digest("hex")
     const base = join(dirname(bin), "programs")
     const target = join(base, hash.slice(0, 16))
     const done = join(target, ".installed")
@@ -88,77 +92,29 @@ export const programNodeModules = (): Promise<string> => {
       })
     } catch (error) {
       await rm(stage, { recursive: true, force: true })
-      const detail = error instanceof Error ? ((error as { stderr?: string }).stderr || error.message) : String(error)
-      throw new Error(`npm ci of the test programs' SDK (${sdkDir}) failed: ${detail}`)
+      throw new Error(`npm ci of the test programs' SDK (${sdkDir}) failed: ${failureDetail(error)}`)
     }
     return join(target, "node_modules")
   })()
   return nodeModulesPromise
 }
 
-export interface PulumiResult {
-  readonly code: number
-  readonly stdout: string
-  readonly stderr: string
-  /** stdout and stderr, for matching the CLI's messages wherever it prints them. */
-  readonly output: string
-}
-
-export interface RunOptions {
-  readonly cwd?: string
-  /** Extra environment for this one command. */
-  readonly env?: Record<string, string>
-  /** Resolve with a non-zero exit instead of rejecting. */
-  readonly allowFailure?: boolean
-  readonly stdin?: string
-}
-
-export interface RunningPulumi {
-  readonly done: Promise<PulumiResult>
-  /** Sends a signal to the CLI process. */
-  readonly kill: (signal?: NodeJS.Signals) => void
-}
-
-export interface PulumiSession {
-  /** This session's PULUMI_HOME. */
-  readonly home: string
-  /** The environment every command gets. */
-  readonly env: Record<string, string>
-  /** A scratch directory removed by cleanup(). */
-  readonly workDir: string
-  /** Runs `pulumi <args>`; rejects with the CLI's output on a non-zero exit unless allowFailure. */
-  readonly run: (args: ReadonlyArray<string>, options?: RunOptions) => Promise<PulumiResult>
-  /** Starts `pulumi <args>` and returns at once. */
-  readonly start: (args: ReadonlyArray<string>, options?: RunOptions) => RunningPulumi
-  /** Copies a fixture program into a new directory of this session, with the shared node_modules linked in. */
-  readonly program: (fixture: string, options?: { readonly projectName?: string }) => Promise<string>
-  readonly cleanup: () => Promise<void>
-}
-
-export interface SessionOptions {
-  /** PULUMI_ACCESS_TOKEN for HTTP backends. */
-  readonly accessToken?: string
-  /** Extra environment (e.g. PULUMI_CONFIG_PASSPHRASE for the file backend in the bench). */
-  readonly env?: Record<string, string>
-}
-
 /** Removes what must never reach a test's failure message: the access token. */
-const scrub = (text: string, secrets: ReadonlyArray<string>) =>
-  secrets.reduce((acc, secret) => (secret === "" ? acc : acc.split(secret).join("<token>")), text)
+const scrub = (text, secrets) => secrets.reduce((acc, secret) => (secret === "" ? acc : acc.split(secret).join("<token>")), text)
 
-export const pulumiSession = async (options: SessionOptions = {}): Promise<PulumiSession> => {
+/** A CLI session: its own PULUMI_HOME and scratch directory (see pulumi.d.ts for the shape). */
+export const pulumiSession = async (options = {}) => {
   const bin = await pulumiBin()
   const workDir = await mkdtemp(join(tmpdir(), "itl-pulumi-test-"))
   const home = join(workDir, "home")
   await mkdir(home)
   // Only what the CLI and Node need from the outer environment: nothing of the developer's own
-  // Pulumi settings (PULUMI_BACKEND_URL, PULUMI_CONFIG_PASSPHRASE, …) leaks in.
+  // Pulumi settings (PULUMI_BACKEND_URL, PULUMI_CONFIG_PASSPHRASE, …) leaks in, nor what makes the
+  // CLI think an AI agent runs it (it then signs up for an account on its own).
   const inherited = Object.fromEntries(
-    ["PATH", "HOME", "TMPDIR", "LANG", "npm_config_cache", "SystemRoot"].flatMap((key) =>
-      process.env[key] === undefined ? [] : [[key, process.env[key] as string]]
-    )
+    ["PATH", "HOME", "TMPDIR", "LANG", "npm_config_cache"].flatMap((key) => (process.env[key] === undefined ? [] : [[key, process.env[key]]]))
   )
-  const env: Record<string, string> = {
+  const env = {
     ...inherited,
     PATH: `${bin}:${process.env.PATH ?? "/usr/bin:/bin"}`,
     PULUMI_HOME: home,
@@ -171,7 +127,7 @@ export const pulumiSession = async (options: SessionOptions = {}): Promise<Pulum
   }
   const secrets = options.accessToken === undefined ? [] : [options.accessToken]
 
-  const start = (args: ReadonlyArray<string>, runOptions: RunOptions = {}): RunningPulumi => {
+  const start = (args, runOptions = {}) => {
     const child = spawn(join(bin, "pulumi"), [...args], {
       cwd: runOptions.cwd ?? workDir,
       env: { ...env, ...runOptions.env },
@@ -179,10 +135,10 @@ export const pulumiSession = async (options: SessionOptions = {}): Promise<Pulum
     })
     let stdout = ""
     let stderr = ""
-    child.stdout.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk))
-    child.stderr.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk))
+    child.stdout.setEncoding("utf8").on("data", (chunk) => (stdout += chunk))
+    child.stderr.setEncoding("utf8").on("data", (chunk) => (stderr += chunk))
     child.stdin.end(runOptions.stdin ?? "")
-    const done = new Promise<PulumiResult>((resolveDone, rejectDone) => {
+    const done = new Promise((resolveDone, rejectDone) => {
       child.once("error", rejectDone)
       child.once("close", (code, signal) => {
         const result = {
@@ -192,9 +148,7 @@ export const pulumiSession = async (options: SessionOptions = {}): Promise<Pulum
           output: scrub(`${stdout}\n${stderr}`, secrets)
         }
         if (result.code !== 0 && runOptions.allowFailure !== true) {
-          rejectDone(
-            new Error(`pulumi ${args.join(" ")} exited ${result.code}\n--- stdout\n${result.stdout}\n--- stderr\n${result.stderr}`)
-          )
+          rejectDone(new Error(`pulumi ${args.join(" ")} exited ${result.code}\n--- stdout\n${result.stdout}\n--- stderr\n${result.stderr}`))
         } else resolveDone(result)
       })
     })
@@ -225,11 +179,11 @@ export const pulumiSession = async (options: SessionOptions = {}): Promise<Pulum
 }
 
 /** Waits until a file exists (a program's signal that it reached a point); no clock in the assertion. */
-export const waitForFile = async (path: string, what: string, running?: RunningPulumi): Promise<void> => {
-  let exited: PulumiResult | undefined
+export const waitForFile = async (path, what, running) => {
+  let exited
   running?.done.then(
     (result) => (exited = result),
-    (error: Error) => (exited = { code: -1, stdout: "", stderr: error.message, output: error.message })
+    (error) => (exited = { code: -1, stdout: "", stderr: error.message, output: error.message })
   )
   for (;;) {
     if (existsSync(path)) return
@@ -239,7 +193,7 @@ export const waitForFile = async (path: string, what: string, running?: RunningP
 }
 
 /** Renames into place, so a program polling for the file never sees it half written. */
-export const releaseFile = async (path: string): Promise<void> => {
+export const releaseFile = async (path) => {
   await writeFile(`${path}.tmp`, "go")
   await rename(`${path}.tmp`, path)
 }
