@@ -15,9 +15,11 @@ import { PulumiSettings } from "./PulumiConfig.js"
 import { pulumiScopes } from "./scopes.js"
 import { Stacks } from "./Stacks.js"
 import { PulumiStacksHttp, PulumiUserHttp } from "./StacksHttp.js"
-import { PulumiSecretsHttp, PulumiUpdatesHttp } from "./stubs.js"
+import { PulumiSecretsHttp } from "./stubs.js"
+import { Updates } from "./Updates.js"
+import { PulumiUpdatesHttp } from "./UpdatesHttp.js"
 
-export const PulumiServices = Layer.mergeAll(PulumiAuth.Default, Stacks.Default).pipe(Layer.provideMerge(PulumiSettings.Default))
+export const PulumiServices = Layer.mergeAll(PulumiAuth.Default, Stacks.Default, Updates.Default).pipe(Layer.provideMerge(PulumiSettings.Default))
 
 export const pulumiState = defineExtension({
   name: "pulumi_state",
