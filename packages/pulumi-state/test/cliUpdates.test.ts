@@ -34,19 +34,22 @@ describe("updates in progress, with the real pulumi CLI", () => {
   it("a second `up` on a stack with an update running fails with the CLI's update-conflict message", async () => {
     const gate = await newGate()
     const first = backend.cli.start(["up", "--yes", "--non-interactive", "--skip-preview"], { cwd: dir })
-    await waitForFile(`${gate}.started`, "the gate resource started", first)
+    try {
+      await waitForFile(`${gate}.started`, "the gate resource started", first)
 
-    const second = await pulumi(["up", "--yes", "--non-interactive"], { allowFailure: true })
-    expect(second.code).not.toBe(0)
-    // ConflictingUpdateError: the CLI prints it only for a 409 on starting the update.
-    expect(second.output).toContain("update-conflicts")
-    expect(second.output).toContain("[409]")
+      const second = await pulumi(["up", "--yes", "--non-interactive"], { allowFailure: true })
+      expect(second.code).not.toBe(0)
+      // ConflictingUpdateError: the CLI prints it only for a 409 on starting the update.
+      expect(second.output).toContain("update-conflicts")
+      expect(second.output).toContain("[409]")
 
-    // The stack lists as busy while the first runs.
-    const listed = JSON.parse((await pulumi(["stack", "ls", "--json"])).stdout) as Array<{ name: string; updateInProgress?: boolean }>
-    expect(listed.find((s) => s.name.endsWith("busy"))?.updateInProgress).toBe(true)
-
-    await releaseFile(gate)
+      // The stack lists as busy while the first runs.
+      const listed = JSON.parse((await pulumi(["stack", "ls", "--json"])).stdout) as Array<{ name: string; updateInProgress?: boolean }>
+      expect(listed.find((s) => s.name.endsWith("busy"))?.updateInProgress).toBe(true)
+    } finally {
+      // Never leave the update hanging for the next test, whatever failed above.
+      await releaseFile(gate)
+    }
     const result = await first.done
     expect(result.stdout).toMatch(/\+ 5 created/)
     const history = JSON.parse((await pulumi(["stack", "history", "--json"])).stdout) as Array<any>
@@ -56,13 +59,14 @@ describe("updates in progress, with the real pulumi CLI", () => {
   it("cancel stops the update in progress; the stack then takes a new update", async () => {
     const gate = await newGate()
     const running = backend.cli.start(["up", "--yes", "--non-interactive", "--skip-preview"], { cwd: dir, allowFailure: true })
-    await waitForFile(`${gate}.started`, "the gate resource started", running)
-
-    const cancel = await pulumi(["cancel", "--yes", "--non-interactive"])
-    expect(cancel.stdout).toContain("has been canceled!")
-
-    // The program is still waiting; once it goes on, the CLI finds its update gone and fails.
-    await releaseFile(gate)
+    try {
+      await waitForFile(`${gate}.started`, "the gate resource started", running)
+      const cancel = await pulumi(["cancel", "--yes", "--non-interactive"])
+      expect(cancel.stdout).toContain("has been canceled!")
+    } finally {
+      // The program is still waiting; once it goes on, the CLI finds its update gone and fails.
+      await releaseFile(gate)
+    }
     const result = await running.done
     expect(result.code).not.toBe(0)
 
