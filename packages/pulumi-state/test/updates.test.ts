@@ -92,8 +92,8 @@ describe("the lifecycle of an update", () => {
     expect(listed).toMatchObject({ resourceCount: 2 })
     expect(listed.lastUpdate).toBeGreaterThan(0)
 
-    const emitted = await server.sql<{ event_type: string; data: any }>(`SELECT event_type, data FROM events WHERE event_type LIKE 'pulumi_state.%'`)
-    expect(emitted).toEqual([{ event_type: "pulumi_state.update_succeeded", data: { org: "itlusions", project: "proj", stack: "life", update_id: id, kind: "update", version: 1 } }])
+    const emitted = await server.sql<{ event_type: string; data: any }>(`SELECT event_type, data FROM events WHERE event_type LIKE 'pulumi.%'`)
+    expect(emitted).toEqual([{ event_type: "pulumi.update_succeeded", data: { org: "itlusions", project: "proj", stack: "life", update_id: id, kind: "update", version: 1 } }])
   })
 
   it("a preview gets a token and the current version, saves no state and does not bump the version", async () => {
