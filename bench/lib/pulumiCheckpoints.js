@@ -14,16 +14,17 @@ const PROJECT = "bench"
 
 /** A state of about `bytes` bytes: `count` resources of similar size; `round` changes one of them. */
 export const syntheticState = (bytes, round = 0) => {
-  const filler = "x".repeat(900)
-  const count = Math.max(1, Math.round(bytes / 1100))
-  const resources = []
-  for (let i = 0; i < count; i++) {
+  const filler = "x".repeat(400)
+  const resource = (i, value) => {
     const urn = `urn:pulumi:bench::${PROJECT}::pulumi-nodejs:dynamic:Resource::item-${i}`
-    const value = i === round % count ? `changed-${round}` : "same"
-    resources.push(JSON.stringify({ urn, custom: true, id: `item-${i}`, type: "pulumi-nodejs:dynamic:Resource", inputs: { label: value, filler }, outputs: { label: value, filler } }))
+    return JSON.stringify({ urn, custom: true, id: `item-${i}`, type: "pulumi-nodejs:dynamic:Resource", inputs: { label: value, filler }, outputs: { label: value, filler } })
   }
-  const head = `{"manifest":{"time":"2026-01-01T00:00:00Z","magic":"bench","version":"v3.274.1"},"metadata":{},"resources":[\n`
-  return `${head}${resources.join(",\n")}\n]}`
+  const count = Math.max(1, Math.round(bytes / (resource(0, "same").length + 2)))
+  const resources = []
+  for (let i = 0; i < count; i++) resources.push(resource(i, i === round % count ? `changed-${round}` : "same"))
+  // An UntypedDeployment, as the CLI's verbatim and delta uploads carry it (the base text of the deltas).
+  const head = `{"version":3,"deployment":{"manifest":{"time":"2026-01-01T00:00:00Z","magic":"bench","version":"v3.274.1"},"metadata":{},"resources":[\n`
+  return `${head}${resources.join(",\n")}\n]}}`
 }
 
 /** The edits that turn `before` into `after`: one span over the bytes that differ (gotextdiff's TextEdit). */
@@ -116,7 +117,7 @@ export const benchCheckpoints = async (url, token, bytes, patches, deltaAdvertis
     const { updateID, updateToken } = await startUpdate(url, token, stackPath)
     const times = []
     for (let i = 0; i <= patches; i++) {
-      const body = `{"isInvalid":false,"version":3,"deployment":${states[i]}}`
+      const body = `{"isInvalid":false,${states[i].slice(1)}`
       times.push(await timedGzip(`${stackPath}/update/${updateID}/checkpoint`, updateToken, body))
     }
     await pulumiCall(url, "POST", `${stackPath}/update/${updateID}/complete`, { updateToken, body: { status: "succeeded" } })
@@ -143,7 +144,7 @@ export const benchCheckpoints = async (url, token, bytes, patches, deltaAdvertis
     }
     await pulumiCall(url, "POST", `${stackPath}/update/${updateID}/complete`, { updateToken, body: { status: "succeeded" } })
     const exported = await pulumiCall(url, "GET", `${stackPath}/export`, { token })
-    if (JSON.stringify(exported.deployment) !== JSON.stringify(JSON.parse(states[patches]))) {
+    if (JSON.stringify(exported.deployment) !== JSON.stringify(JSON.parse(states[patches]).deployment)) {
       throw new Error(`${bytes} bytes: after the deltas, export is not the last state`)
     }
     result.delta = { firstMs: first, medianMs: median(times) }
