@@ -179,7 +179,17 @@ describe("the real pulumi CLI against pulumi_state", () => {
     const destroyed = await pulumi(["destroy", "--yes", "--non-interactive"])
     expect(destroyed.stdout).toMatch(/- 4 deleted/)
     expect(await outputs(false)).toEqual({})
-    expect((await history())[0]).toMatchObject({ kind: "destroy", result: "succeeded" })
+    // Every real update of the stack, newest first, each with its own version; no dry run among them.
+    const all = await history()
+    expect(all.map((u) => [u.kind, u.result])).toEqual([
+      ["destroy", "succeeded"],
+      ["update", "succeeded"],
+      ["refresh", "succeeded"],
+      ["import", "succeeded"],
+      ["update", "succeeded"]
+    ])
+    expect(all.map((u) => u.version)).toEqual([5, 4, 3, 2, 1])
+    expect(all[0].resourceChanges).toMatchObject({ delete: 4 })
 
     await pulumi(["stack", "rm", "--yes", "--non-interactive"])
     const listed = JSON.parse((await pulumi(["stack", "ls", "--json"])).stdout)
