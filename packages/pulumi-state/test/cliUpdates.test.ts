@@ -88,3 +88,35 @@ describe("updates in progress, with the real pulumi CLI", () => {
     await pulumi(["stack", "rm", "--yes", "--non-interactive"])
   })
 })
+
+describe("a state over the delta cutoff, with the real pulumi CLI", () => {
+  /** The checkpoint calls of a CLI run, from its request log (-v=10 logs URLs and status codes, no bodies). */
+  const checkpointCalls = (stderr: string) =>
+    [...stderr.matchAll(/Pulumi API call response code \(\S+\/update\/[^/\s]+\/(checkpoint\w*)\): (\d+)/g)].map((m) => `${m[1]} ${m[2]}`)
+
+  it("up saves its checkpoints as verbatim + deltas the server accepts; export and the next preview agree", async () => {
+    await pulumi(["stack", "init", "large"])
+    await pulumi(["config", "set", "--secret", "apiKey", "large-secret"])
+    // Two items of 2 × 400 KiB each: about 1.6 MiB of state, over the 1 MiB cutoff the server advertises.
+    await pulumi(["config", "set", "paddingKiB", "400"])
+    await pulumi(["config", "set", "greeting", "bigger"])
+    const up = await pulumi(["up", "--yes", "--non-interactive", "--skip-preview", "--logtostderr", "-v=10"])
+    const calls = checkpointCalls(up.stderr)
+    // The first save is verbatim (the base); the saves after the items exist are deltas against it.
+    expect(calls[0]).toMatch(/^checkpointverbatim /)
+    expect(calls.filter((c) => c.startsWith("checkpointdelta ")).length, calls.join("\n")).toBeGreaterThan(0)
+    // Every upload accepted: a refused delta would make the CLI fall back to verbatim, hiding the defect.
+    expect(calls.filter((c) => !c.endsWith(" 200") && !c.endsWith(" 204")), calls.join("\n")).toEqual([])
+    expect(up.stderr).not.toContain("falling back")
+
+    const state = JSON.parse((await pulumi(["stack", "export"])).stdout)
+    const items = state.deployment.resources.filter((r: any) => r.type === "pulumi-nodejs:dynamic:Resource")
+    expect(items.map((r: any) => r.outputs.label).sort()).toEqual(["bigger-0", "bigger-1"])
+    for (const item of items) expect(item.outputs.padding).toHaveLength(400 * 1024)
+    const preview = await pulumi(["preview", "--non-interactive"])
+    expect(preview.stdout).toMatch(/4 unchanged/)
+
+    await pulumi(["destroy", "--yes", "--non-interactive", "--skip-preview"])
+    await pulumi(["stack", "rm", "--yes", "--non-interactive"])
+  })
+})
