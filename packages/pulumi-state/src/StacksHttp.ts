@@ -87,7 +87,12 @@ export const PulumiUserHttp = HttpApiBuilder.group(PulumiApi, "pulumiUser", (han
                 orgName: row.org,
                 projectName: row.project,
                 stackName: row.name,
-                ...(row.last_update_at === null ? {} : { lastUpdate: seconds(row.last_update_at), resourceCount: row.resource_count }),
+                // lastUpdate 0 is how the CLI learns an update is in progress; absent: never updated.
+                ...(row.busy
+                  ? { lastUpdate: 0, resourceCount: row.resource_count }
+                  : row.last_update_at === null
+                    ? {}
+                    : { lastUpdate: seconds(row.last_update_at), resourceCount: row.resource_count }),
                 links: { self: "" }
               })),
               ...(page.continuationToken === undefined ? {} : { continuationToken: page.continuationToken })
