@@ -8,7 +8,7 @@ import { readFile, writeFile } from "node:fs/promises"
 import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { pulumiSession } from "../../../test-support/pulumi.js"
-import { type CliBackend, secretCiphertexts, startCliBackend, storedText } from "./cliSupport.js"
+import { CLI_TEST_TIMEOUT, type CliBackend, secretCiphertexts, startCliBackend, storedText } from "./cliSupport.js"
 
 const ORG = "itlusions"
 const PROJECT = "itl-cli-test"
@@ -30,7 +30,7 @@ afterAll(async () => {
   await backend?.stop()
 })
 
-describe("the real pulumi CLI against pulumi_state", () => {
+describe("the real pulumi CLI against pulumi_state", { timeout: CLI_TEST_TIMEOUT }, () => {
   it("logs in with PULUMI_ACCESS_TOKEN; a wrong token is refused and not stored", async () => {
     const who = await pulumi(["whoami", "--verbose"])
     expect(who.stdout).toMatch(/^User: itlusions$/m)

@@ -9,7 +9,7 @@ import { readFile } from "node:fs/promises"
 import { dirname, join, resolve } from "node:path"
 import { fileURLToPath } from "node:url"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { type CliBackend, startCliBackend } from "./cliSupport.js"
+import { CLI_TEST_TIMEOUT, type CliBackend, startCliBackend } from "./cliSupport.js"
 
 const DOC = resolve(dirname(fileURLToPath(import.meta.url)), "../../../docs/pulumi.md")
 const EXAMPLE_HOST = "https://attest.example.com"
@@ -39,7 +39,7 @@ afterAll(async () => {
   await backend?.stop()
 })
 
-describe("docs/pulumi.md quick start", () => {
+describe("docs/pulumi.md quick start", { timeout: CLI_TEST_TIMEOUT }, () => {
   it("the seed's `--secrets-provider https://<host>` is refused by the CLI before it reaches the server", async () => {
     const https = backend.server.url.replace(/^http:/, "https:")
     const refused = await pulumi(["stack", "init", "myorg/myproject/production", "--secrets-provider", https], { allowFailure: true })

@@ -8,6 +8,12 @@ import { gunzipSync } from "node:zlib"
 import { type PulumiSession, pulumiSession } from "../../../test-support/pulumi.js"
 import { startServer, type TestServer } from "../../../test-support/server.js"
 
+/**
+ * Per test: several CLI commands of a second or more each (a test's `up` runs the program and a dynamic
+ * provider), which a loaded CI machine can stretch well past the suite's default.
+ */
+export const CLI_TEST_TIMEOUT = 180_000
+
 export interface CliBackend {
   readonly server: TestServer
   readonly token: string

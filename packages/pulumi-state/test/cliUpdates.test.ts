@@ -6,7 +6,7 @@
 import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { releaseFile, waitForFile } from "../../../test-support/pulumi.js"
-import { type CliBackend, startCliBackend } from "./cliSupport.js"
+import { CLI_TEST_TIMEOUT, type CliBackend, startCliBackend } from "./cliSupport.js"
 
 let backend: CliBackend
 let dir: string
@@ -30,7 +30,7 @@ afterAll(async () => {
   await backend?.stop()
 })
 
-describe("updates in progress, with the real pulumi CLI", () => {
+describe("updates in progress, with the real pulumi CLI", { timeout: CLI_TEST_TIMEOUT }, () => {
   it("a second `up` on a stack with an update running fails with the CLI's update-conflict message", async () => {
     const gate = await newGate()
     const first = backend.cli.start(["up", "--yes", "--non-interactive", "--skip-preview"], { cwd: dir })
@@ -89,7 +89,7 @@ describe("updates in progress, with the real pulumi CLI", () => {
   })
 })
 
-describe("a state over the delta cutoff, with the real pulumi CLI", () => {
+describe("a state over the delta cutoff, with the real pulumi CLI", { timeout: CLI_TEST_TIMEOUT }, () => {
   /** The checkpoint calls of a CLI run, from its request log (-v=10 logs URLs and status codes, no bodies). */
   const checkpointCalls = (stderr: string) =>
     [...stderr.matchAll(/Pulumi API call response code \(\S+\/update\/[^/\s]+\/(checkpoint\w*)\): (\d+)/g)].map((m) => `${m[1]} ${m[2]}`)
