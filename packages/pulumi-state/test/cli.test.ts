@@ -130,7 +130,7 @@ describe("the real pulumi CLI against pulumi_state", { timeout: CLI_TEST_TIMEOUT
     expect((await history()).filter((u) => u.kind !== "preview")).toHaveLength(1)
   })
 
-  it("stack export / import: a modified state imported is what export and stack output show", async () => {
+  it("stack export / import: a modified state imported is what export and stack output show; export --version", async () => {
     const file = join(backend.cli.workDir, "state.json")
     await pulumi(["stack", "export", "--file", file])
     const state = JSON.parse(await readFile(file, "utf8"))
@@ -144,6 +144,13 @@ describe("the real pulumi CLI against pulumi_state", { timeout: CLI_TEST_TIMEOUT
     expect(again.deployment.resources.find((r: any) => r.type === "pulumi:pulumi:Stack").outputs.greeting).toBe("imported")
     const shown = await outputs(true)
     expect(shown).toMatchObject({ greeting: "imported", apiKey: secret })
+
+    // Each version's state stays readable: version 1 is what the first up left, 2 the import.
+    const rootOf = (text: string) => JSON.parse(text).deployment.resources.find((r: any) => r.type === "pulumi:pulumi:Stack")
+    expect(rootOf((await pulumi(["stack", "export", "--version", "1"])).stdout).outputs.greeting).toBe("hi")
+    expect(rootOf((await pulumi(["stack", "export", "--version", "2"])).stdout).outputs.greeting).toBe("imported")
+    const missing = await pulumi(["stack", "export", "--version", "99"], { allowFailure: true })
+    expect(missing.code).not.toBe(0)
   })
 
   it("refresh and a second up run as updates of their own kinds", async () => {
