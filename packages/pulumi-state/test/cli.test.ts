@@ -79,6 +79,9 @@ describe("the real pulumi CLI against pulumi_state", { timeout: CLI_TEST_TIMEOUT
     expect(secure, file).toBeDefined()
     expect(Buffer.from(secure!, "base64").toString("utf8")).toMatch(/^v1:/)
     expect((await pulumi(["config", "get", "apiKey"])).stdout.trim()).toBe(secret)
+    // Not only ASCII: the value goes to the server as bytes and comes back the same.
+    await pulumi(["config", "set", "--secret", "motto", "pässwörd ✓ 密码"])
+    expect((await pulumi(["config", "get", "motto"])).stdout.trim()).toBe("pässwörd ✓ 密码")
   })
 
   it("up runs the program (component, dynamic resources, outputs); the secret output comes back", async () => {
@@ -196,6 +199,8 @@ describe("the real pulumi CLI against pulumi_state", { timeout: CLI_TEST_TIMEOUT
       ["update", "succeeded"]
     ])
     expect(all.map((u) => u.version)).toEqual([5, 4, 3, 2, 1])
+    const page2 = JSON.parse((await pulumi(["stack", "history", "--json", "--page-size", "2", "--page", "2"])).stdout) as Array<any>
+    expect(page2.map((u) => u.version)).toEqual([3, 2])
     expect(all[0].resourceChanges).toMatchObject({ delete: 4 })
 
     await pulumi(["stack", "rm", "--yes", "--non-interactive"])

@@ -120,3 +120,17 @@ describe("a state over the delta cutoff, with the real pulumi CLI", { timeout: C
     await pulumi(["stack", "rm", "--yes", "--non-interactive"])
   })
 })
+
+describe("many stacks, with the real pulumi CLI", { timeout: CLI_TEST_TIMEOUT }, () => {
+  it("stack ls follows the continuation tokens to the last page", async () => {
+    // More than a page of the server's listing, made over raw HTTP (the CLI would take a second each).
+    const names = Array.from({ length: 130 }, (_, i) => `s${String(i).padStart(3, "0")}`)
+    for (const stackName of names) {
+      const created = await backend.pulumiApi("POST", "/api/stacks/itlusions/paging", { stackName })
+      expect(created.status, created.text).toBe(200)
+    }
+    const listed = JSON.parse((await pulumi(["stack", "ls", "--all", "--json"])).stdout) as Array<{ name: string }>
+    const paging = listed.map((s) => s.name).filter((name) => name.includes("paging/"))
+    expect(paging.map((name) => name.split("/").pop()).sort()).toEqual(names)
+  })
+})
