@@ -156,6 +156,27 @@ describe("the real pulumi CLI against pulumi_state", { timeout: CLI_TEST_TIMEOUT
     expect(missing.code).not.toBe(0)
   })
 
+  it("stack import into another stack re-encrypts the secrets with that stack's key", async () => {
+    const file = join(backend.cli.workDir, "state.json")
+    const source = await backend.pulumiApi("GET", `${STACK_PATH}/export`)
+    await pulumi(["stack", "init", "copy"])
+    try {
+      // --force: the CLI itself warns that the resources' URNs name another stack.
+      await pulumi(["stack", "import", "--force", "--file", file])
+      expect((await outputs(true)).apiKey).toBe(secret)
+      const copied = await backend.pulumiApi("GET", `/api/stacks/${ORG}/${PROJECT}/copy/export`)
+      expect(copied.body.deployment.secrets_providers.state).toMatchObject({ stack: "copy" })
+      // Keys are per stack: none of the source's ciphertexts is reused.
+      const sources = new Set(secretCiphertexts(source.body))
+      const copies = secretCiphertexts(copied.body)
+      expect(copies.length).toBeGreaterThanOrEqual(3)
+      expect(copies.filter((c) => sources.has(c))).toEqual([])
+      await pulumi(["stack", "rm", "--force", "--yes", "--non-interactive"])
+    } finally {
+      await pulumi(["stack", "select", "dev"])
+    }
+  })
+
   it("refresh and a second up run as updates of their own kinds", async () => {
     await pulumi(["refresh", "--yes", "--non-interactive"])
     const up = await pulumi(["up", "--yes", "--non-interactive"])
