@@ -162,7 +162,10 @@ describe("verbatim and delta checkpoints", () => {
     expect(gap.status).toBe(400)
     expect(gap.body.message).toMatch(/^sequenceNumber: /)
     expect((await api.get(`${S("delta")}/export`)).text).toBe(next)
+    // The resource count of a state saved by deltas is taken at completion.
+    expect((await api.post(`${S("delta")}/update/${id}/complete`, { status: "succeeded" }, lease(token))).status).toBe(200)
     expect((await server.sql<{ resource_count: number }>(`SELECT resource_count FROM extension_pulumi_state_stacks WHERE name = 'delta'`))[0]!.resource_count).toBe(2)
+    expect((await api.get(`${S("delta")}/export/1`)).text).toBe(next)
   })
 })
 
