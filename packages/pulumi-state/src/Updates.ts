@@ -33,6 +33,7 @@ export interface UpdateRow {
   readonly lease_expires_at: Date | null
   readonly checkpoint_sequence: number
   readonly has_checkpoint: boolean
+  readonly event_count: number
   readonly created_by: string
   /** Whether the lease is still running (computed by the database's clock). */
   readonly live: boolean
@@ -313,13 +314,16 @@ export class Updates extends Effect.Service<Updates>()("@itl-attestation/pulumi-
             if (isObject(summary) && isObject(summary.resourceChanges)) changes = summary.resourceChanges
           }
           if (list.length === 0) return
-          const [{ n }] = (yield* sql<{ n: number }>`SELECT count(*)::int AS n FROM extension_pulumi_state_events WHERE update_id = ${update.update_id}`.pipe(
-            Effect.orDie
-          )) as unknown as [{ n: number }]
-          if (n + list.length > MAX_EVENTS_PER_UPDATE) return yield* fail(413, `an update keeps at most ${MAX_EVENTS_PER_UPDATE} engine events`)
+          if (update.event_count + list.length > MAX_EVENTS_PER_UPDATE) return yield* fail(413, `an update keeps at most ${MAX_EVENTS_PER_UPDATE} engine events`)
           const rows = list.map((event) => ({ update_id: update.update_id, sequence: event.sequence as number, event: JSON.stringify(event) }))
-          // A retried batch carries the same sequence numbers: nothing is stored twice.
-          yield* sql`INSERT INTO extension_pulumi_state_events ${sql.insert(rows)} ON CONFLICT (update_id, sequence) DO NOTHING`.pipe(Effect.orDie)
+          // A retried batch carries the same sequence numbers: nothing is stored twice, and only new rows count.
+          const inserted = yield* sql`INSERT INTO extension_pulumi_state_events ${sql.insert(rows)}
+            ON CONFLICT (update_id, sequence) DO NOTHING RETURNING sequence`.pipe(Effect.orDie)
+          if (inserted.length > 0) {
+            yield* sql`UPDATE extension_pulumi_state_updates SET event_count = event_count + ${inserted.length} WHERE update_id = ${update.update_id}`.pipe(
+              Effect.orDie
+            )
+          }
           if (changes !== undefined) {
             yield* sql`UPDATE extension_pulumi_state_updates SET resource_changes = ${JSON.stringify(changes)}::jsonb WHERE update_id = ${update.update_id}`.pipe(
               Effect.orDie
