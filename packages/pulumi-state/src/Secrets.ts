@@ -14,6 +14,7 @@ import { badField, type PulumiError } from "./PulumiError.js"
 import type { StackRow } from "./Stacks.js"
 
 const PREFIX = "v1:"
+const MAX_CACHED_KEYS = 1000
 const NONCE_BYTES = 12
 const TAG_BYTES = 16
 /** Values per batch call (the CLI sends at most 1000). */
@@ -57,8 +58,23 @@ export class Secrets extends Effect.Service<Secrets>()("@itl-attestation/pulumi-
         Effect.orDie
       )
 
+    /**
+     * Unwrapped keys of recently used stacks: the CLI calls batch-encrypt at every checkpoint, and a
+     * stack's key never changes (a deleted stack's id is never reused). Bounded; lost with the process.
+     */
+    const keys = new Map<string, Buffer>()
+
     /** The stack's data key, made and stored (wrapped) on first use; concurrent first uses agree on one. */
     const keyOf = (stack: StackRow) =>
+      Effect.suspend(() => {
+        const known = keys.get(stack.stack_id)
+        return known !== undefined ? Effect.succeed(known) : Effect.tap(loadKey(stack), (key) => Effect.sync(() => {
+          if (keys.size >= MAX_CACHED_KEYS) keys.delete(keys.keys().next().value!)
+          keys.set(stack.stack_id, key)
+        }))
+      })
+
+    const loadKey = (stack: StackRow) =>
       Effect.gen(function* () {
         let row = yield* readKey(stack.stack_id)
         if (row === undefined) {

@@ -125,14 +125,31 @@ export class Stacks extends Effect.Service<Stacks>()("@itl-attestation/pulumi-st
           .pipe(Effect.orDie)
       })
 
+    /**
+     * Renames the stack. The CLI reads the name of the stack whose secrets service decrypts the state from
+     * the state itself (`secrets_providers.state`), so the current state is rewritten to the new name, or
+     * the renamed stack's secrets would be asked of a stack that no longer exists. Refused while an update
+     * runs (its checkpoints are edits of the text this rewrites).
+     */
     const rename = (who: Caller, row: StackRow, to: StackRef) =>
       Effect.gen(function* () {
         const taken = yield* find(to)
         if (taken !== undefined) return yield* conflict(`stack '${describeRef(to)}' already exists`)
+        const work = Effect.gen(function* () {
+          const [current] = yield* sql<{ state: string | null }>`SELECT state FROM extension_pulumi_state_stacks
+            WHERE stack_id = ${row.stack_id} FOR UPDATE`
+          const [running] = yield* sql<{ n: number }>`SELECT count(*)::int AS n FROM extension_pulumi_state_updates
+            WHERE stack_id = ${row.stack_id} AND status = 'running' AND lease_expires_at > now()`
+          if (running!.n > 0) return yield* conflict(`an update is running on stack '${describeRef(refOf(row))}'; rename it when it has finished`)
+          const state = current?.state == null ? null : renamedState(current.state, refOf(row), to)
+          yield* state === null
+            ? sql`UPDATE extension_pulumi_state_stacks SET project = ${to.project}, name = ${to.stack} WHERE stack_id = ${row.stack_id}`
+            : sql`UPDATE extension_pulumi_state_stacks SET project = ${to.project}, name = ${to.stack}, state = ${state} WHERE stack_id = ${row.stack_id}`
+        })
         yield* changes
           .run(
             actorOf(who),
-            sql`UPDATE extension_pulumi_state_stacks SET project = ${to.project}, name = ${to.stack} WHERE stack_id = ${row.stack_id}`,
+            work,
             () => ({
               action: "pulumi_state.stack_renamed",
               targetType: "pulumi_stack",
@@ -140,7 +157,11 @@ export class Stacks extends Effect.Service<Stacks>()("@itl-attestation/pulumi-st
               details: { to: describeRef(to) }
             })
           )
-          .pipe(Effect.catchAll((error) => (isUniqueViolation(error) ? conflict(`stack '${describeRef(to)}' already exists`) : Effect.die(error))))
+          .pipe(
+            Effect.catchAll((error) =>
+              error._tag === "PulumiError" ? Effect.fail(error) : isUniqueViolation(error) ? conflict(`stack '${describeRef(to)}' already exists`) : Effect.die(error)
+            )
+          )
       })
 
     /** The exact state text of the stack now, or of one version. */
@@ -167,6 +188,25 @@ export class Stacks extends Effect.Service<Stacks>()("@itl-attestation/pulumi-st
     return { find, get, create, list, setTags, remove, rename, state, activeUpdate } as const
   })
 }) {}
+
+/**
+ * The state text with its service secrets provider pointed at the renamed stack; null when there is
+ * nothing to change (another secrets provider, another stack's, or a text that does not parse).
+ */
+export const renamedState = (text: string, from: StackRef, to: StackRef): string | null => {
+  let untyped: { deployment?: { secrets_providers?: { type?: unknown; state?: Record<string, unknown> } } }
+  try {
+    untyped = JSON.parse(text)
+  } catch {
+    return null
+  }
+  const provider = untyped?.deployment?.secrets_providers
+  const state = provider?.state
+  if (provider?.type !== "service" || state === undefined || state === null || typeof state !== "object") return null
+  if (state.owner !== from.org || state.project !== from.project || state.stack !== from.stack) return null
+  provider.state = { ...state, project: to.project, stack: to.stack }
+  return JSON.stringify(untyped)
+}
 
 const isUniqueViolation = (error: unknown) => {
   const cause = (error as { cause?: { code?: unknown } })?.cause

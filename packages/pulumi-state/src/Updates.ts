@@ -33,6 +33,7 @@ export interface UpdateRow {
   readonly lease_expires_at: Date | null
   readonly checkpoint_sequence: number
   readonly has_checkpoint: boolean
+  readonly event_count: number
   readonly created_by: string
   /** Whether the lease is still running (computed by the database's clock). */
   readonly live: boolean
@@ -44,6 +45,19 @@ const MAX_LEASE_SECONDS = 3600
 /** Engine events kept per update, and per batch (the CLI sends at most 50 per batch). */
 export const MAX_EVENTS_PER_UPDATE = 100_000
 export const MAX_EVENTS_PER_BATCH = 1_000
+
+/** Running updates whose last checkpoint text is kept in memory for their next delta. */
+const MAX_CACHED_BASELINES = 16
+
+/** The resource count of a stored state text (0 when it does not parse: nothing to protect from deletion). */
+const countResources = (text: string | null) => {
+  if (text === null) return 0
+  try {
+    return resourceCountOf(JSON.parse(text))
+  } catch {
+    return 0
+  }
+}
 
 export const NOT_THIS_UPDATE = "the update token does not belong to this update"
 
@@ -58,6 +72,19 @@ export class Updates extends Effect.Service<Updates>()("@itl-attestation/pulumi-
   effect: Effect.gen(function* () {
     const sql = yield* SqlClient.SqlClient
     const changes = yield* AuditedChanges
+
+    /**
+     * The last checkpoint text of each running update, as committed, with its sequence number: the
+     * baseline of its next delta, so a delta reads no multi-megabyte text from the database. Used only
+     * when its sequence is the one the locked update row holds (another instance may have saved since).
+     */
+    const baselines = new Map<string, { readonly sequence: number; readonly text: string }>()
+    const remember = (updateId: string, sequence: number, text: string) => {
+      baselines.delete(updateId)
+      baselines.set(updateId, { sequence, text })
+      // Updates that never finish (a crashed CLI) must not pile up: keep the most recent few.
+      if (baselines.size > MAX_CACHED_BASELINES) baselines.delete(baselines.keys().next().value!)
+    }
 
     const tx = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
       sql.withTransaction(effect).pipe(Effect.catchTag("SqlError", (error) => Effect.die(error)))
@@ -168,11 +195,16 @@ export class Updates extends Effect.Service<Updates>()("@itl-attestation/pulumi-
         return { token: token!, tokenExpiration: epoch(expires) }
       })
 
-    /** Stores `text` as the stack's state (the update's checkpoint `sequence`, when it has one). */
-    const save = (stack: StackRow, update: UpdateRow, text: string, resourceCount: number, sequence: number | undefined) =>
+    /**
+     * Stores `text` as the stack's state (the update's checkpoint `sequence`, when it has one), and its
+     * resource count when known (a delta's is counted when the update completes).
+     */
+    const save = (stack: StackRow, update: UpdateRow, text: string, resourceCount: number | undefined, sequence: number | undefined) =>
       Effect.all(
         [
-          sql`UPDATE extension_pulumi_state_stacks SET state = ${text}, resource_count = ${resourceCount} WHERE stack_id = ${stack.stack_id}`,
+          resourceCount === undefined
+            ? sql`UPDATE extension_pulumi_state_stacks SET state = ${text} WHERE stack_id = ${stack.stack_id}`
+            : sql`UPDATE extension_pulumi_state_stacks SET state = ${text}, resource_count = ${resourceCount} WHERE stack_id = ${stack.stack_id}`,
           sql`UPDATE extension_pulumi_state_updates SET has_checkpoint = true,
               checkpoint_sequence = ${sequence ?? update.checkpoint_sequence} WHERE update_id = ${update.update_id}`
         ],
@@ -198,7 +230,8 @@ export class Updates extends Effect.Service<Updates>()("@itl-attestation/pulumi-
       Number.isInteger(value) && (value as number) >= 1 && (value as number) <= 4 ? Effect.void : badField("version", "must be a deployment schema version from 1 to 4")
 
     const checkpointFull = (stack: StackRow, updateId: string, token: string | undefined, body: Record<string, unknown>) =>
-      tx(
+      Effect.tap(
+        tx(
         Effect.gen(function* () {
           const update = yield* leased(stack, updateId, token)
           yield* writable(update)
@@ -212,10 +245,13 @@ export class Updates extends Effect.Service<Updates>()("@itl-attestation/pulumi-
           }
           yield* save(stack, update, JSON.stringify(untyped), resourceCountOf(untyped), undefined).pipe(Effect.orDie)
         })
+        ),
+        () => Effect.sync(() => baselines.delete(updateId))
       )
 
     const checkpointVerbatim = (stack: StackRow, updateId: string, token: string | undefined, body: Record<string, unknown>, text: string) =>
-      tx(
+      Effect.tap(
+        tx(
         Effect.gen(function* () {
           const update = yield* leased(stack, updateId, token)
           yield* writable(update)
@@ -223,15 +259,19 @@ export class Updates extends Effect.Service<Updates>()("@itl-attestation/pulumi-
           if (!isObject(body.untypedDeployment) || !isObject(body.untypedDeployment.deployment)) {
             return yield* badField("untypedDeployment", "must be an object with a deployment")
           }
-          if ((yield* sequenceCheck(update, body.sequenceNumber)) === "replay") return
+          if ((yield* sequenceCheck(update, body.sequenceNumber)) === "replay") return undefined
           const raw = memberText(text, "untypedDeployment")
           if (raw === undefined) return yield* badField("untypedDeployment", "could not be read")
           yield* save(stack, update, raw, resourceCountOf(body.untypedDeployment), body.sequenceNumber as number).pipe(Effect.orDie)
+          return raw
         })
+        ),
+        (raw) => Effect.sync(() => raw !== undefined && remember(updateId, body.sequenceNumber as number, raw))
       )
 
     const checkpointDelta = (stack: StackRow, updateId: string, token: string | undefined, body: Record<string, unknown>) =>
-      tx(
+      Effect.tap(
+        tx(
         Effect.gen(function* () {
           const update = yield* leased(stack, updateId, token)
           yield* writable(update)
@@ -239,20 +279,24 @@ export class Updates extends Effect.Service<Updates>()("@itl-attestation/pulumi-
           if (typeof body.checkpointHash !== "string" || !/^[0-9a-fA-F]{64}$/.test(body.checkpointHash)) {
             return yield* badField("checkpointHash", "must be a SHA-256 in hex")
           }
-          if ((yield* sequenceCheck(update, body.sequenceNumber)) === "replay") return
+          if ((yield* sequenceCheck(update, body.sequenceNumber)) === "replay") return undefined
           if (!update.has_checkpoint) return yield* badField("deploymentDelta", "this update saved no checkpoint yet to apply a delta to")
-          const [current] = yield* sql<{ state: string | null }>`SELECT state FROM extension_pulumi_state_stacks WHERE stack_id = ${stack.stack_id}`.pipe(Effect.orDie)
-          const applied = applyDelta(current?.state ?? "", body.deploymentDelta, body.checkpointHash)
+          const cached = baselines.get(updateId)
+          const base =
+            cached !== undefined && cached.sequence === update.checkpoint_sequence
+              ? cached.text
+              : ((yield* sql<{ state: string | null }>`SELECT state FROM extension_pulumi_state_stacks WHERE stack_id = ${stack.stack_id}`.pipe(Effect.orDie))[0]
+                  ?.state ?? "")
+          // The SHA-256 the CLI computed over the text it holds is the check: a text that matches it is that
+          // text, so it is not parsed here (a parse of a large state per step would dominate the call). Its
+          // resource count is taken when the update completes.
+          const applied = applyDelta(base, body.deploymentDelta, body.checkpointHash)
           if (!applied.ok) return yield* badField(applied.field, applied.message)
-          let parsed: unknown
-          try {
-            parsed = JSON.parse(applied.text)
-          } catch {
-            return yield* badField("deploymentDelta", "the edited state is not valid JSON")
-          }
-          if (!isObject(parsed) || !isObject(parsed.deployment)) return yield* badField("deploymentDelta", "the edited state has no deployment")
-          yield* save(stack, update, applied.text, resourceCountOf(parsed), body.sequenceNumber as number).pipe(Effect.orDie)
+          yield* save(stack, update, applied.text, undefined, body.sequenceNumber as number).pipe(Effect.orDie)
+          return applied.text
         })
+        ),
+        (text) => Effect.sync(() => text !== undefined && remember(updateId, body.sequenceNumber as number, text))
       )
 
     const events = (stack: StackRow, updateId: string, token: string | undefined, body: Record<string, unknown>) =>
@@ -270,13 +314,16 @@ export class Updates extends Effect.Service<Updates>()("@itl-attestation/pulumi-
             if (isObject(summary) && isObject(summary.resourceChanges)) changes = summary.resourceChanges
           }
           if (list.length === 0) return
-          const [{ n }] = (yield* sql<{ n: number }>`SELECT count(*)::int AS n FROM extension_pulumi_state_events WHERE update_id = ${update.update_id}`.pipe(
-            Effect.orDie
-          )) as unknown as [{ n: number }]
-          if (n + list.length > MAX_EVENTS_PER_UPDATE) return yield* fail(413, `an update keeps at most ${MAX_EVENTS_PER_UPDATE} engine events`)
+          if (update.event_count + list.length > MAX_EVENTS_PER_UPDATE) return yield* fail(413, `an update keeps at most ${MAX_EVENTS_PER_UPDATE} engine events`)
           const rows = list.map((event) => ({ update_id: update.update_id, sequence: event.sequence as number, event: JSON.stringify(event) }))
-          // A retried batch carries the same sequence numbers: nothing is stored twice.
-          yield* sql`INSERT INTO extension_pulumi_state_events ${sql.insert(rows)} ON CONFLICT (update_id, sequence) DO NOTHING`.pipe(Effect.orDie)
+          // A retried batch carries the same sequence numbers: nothing is stored twice, and only new rows count.
+          const inserted = yield* sql`INSERT INTO extension_pulumi_state_events ${sql.insert(rows)}
+            ON CONFLICT (update_id, sequence) DO NOTHING RETURNING sequence`.pipe(Effect.orDie)
+          if (inserted.length > 0) {
+            yield* sql`UPDATE extension_pulumi_state_updates SET event_count = event_count + ${inserted.length} WHERE update_id = ${update.update_id}`.pipe(
+              Effect.orDie
+            )
+          }
           if (changes !== undefined) {
             yield* sql`UPDATE extension_pulumi_state_updates SET resource_changes = ${JSON.stringify(changes)}::jsonb WHERE update_id = ${update.update_id}`.pipe(
               Effect.orDie
@@ -294,8 +341,11 @@ export class Updates extends Effect.Service<Updates>()("@itl-attestation/pulumi-
     ): Effect.Effect<void, PulumiError> => {
       const work = Effect.gen(function* () {
         yield* sql`UPDATE extension_pulumi_state_updates SET status = ${status}, ended_at = now() WHERE update_id = ${update.update_id}`
+        baselines.delete(update.update_id)
         if (update.dry_run) return false
-        yield* sql`UPDATE extension_pulumi_state_stacks SET last_update_at = now() WHERE stack_id = ${stack.stack_id}`
+        const [saved] = yield* sql<{ state: string | null }>`SELECT state FROM extension_pulumi_state_stacks WHERE stack_id = ${stack.stack_id}`
+        yield* sql`UPDATE extension_pulumi_state_stacks SET last_update_at = now(), resource_count = ${countResources(saved?.state ?? null)}
+          WHERE stack_id = ${stack.stack_id}`
         yield* sql`INSERT INTO extension_pulumi_state_versions (stack_id, version, state)
           SELECT stack_id, ${update.version}, coalesce(state, ${EMPTY_STATE}) FROM extension_pulumi_state_stacks WHERE stack_id = ${stack.stack_id}
           ON CONFLICT (stack_id, version) DO UPDATE SET state = excluded.state`

@@ -138,10 +138,28 @@ describe("stacks", () => {
     expect(audit.map((a) => a.target_id)).toEqual(["acme-org/demo/gone", "acme-org/demo/full"])
   })
 
-  it("renames a stack", async () => {
+  it("renames a stack; its state's service secrets provider follows, and its secrets still decrypt", async () => {
     await api.post("/api/stacks/acme-org/demo", { stackName: "old" })
+    const secret = (await api.post("/api/stacks/acme-org/demo/old/encrypt", { plaintext: Buffer.from("pw").toString("base64") })).body.ciphertext
+    const provider = (project: string, stack: string) => ({ type: "service", state: { url: "http://x", owner: "acme-org", project, stack } })
+    const imported = await api.post("/api/stacks/acme-org/demo/old/import", {
+      version: 3,
+      deployment: { manifest: { time: "t", magic: "", version: "" }, secrets_providers: provider("demo", "old"), resources: [] }
+    })
+    expect(imported.status).toBe(200)
     expect((await api.post("/api/stacks/acme-org/demo/old/rename", { newName: "new" })).status).toBe(204)
     expect((await api.get("/api/stacks/acme-org/demo/old")).status).toBe(404)
     expect((await api.get("/api/stacks/acme-org/demo/new")).status).toBe(200)
+    expect((await api.get("/api/stacks/acme-org/demo/new/export")).body.deployment.secrets_providers).toEqual(provider("demo", "new"))
+    const opened = await api.post("/api/stacks/acme-org/demo/new/decrypt", { ciphertext: secret })
+    expect(Buffer.from(opened.body.plaintext, "base64").toString()).toBe("pw")
+
+    // Not while an update runs: 409, nothing renamed.
+    const id = (await api.post("/api/stacks/acme-org/demo/new/update", {})).body.updateID
+    expect((await api.post(`/api/stacks/acme-org/demo/new/update/${id}`, {})).status).toBe(200)
+    const busy = await api.post("/api/stacks/acme-org/demo/new/rename", { newName: "newer" })
+    expect(busy.status).toBe(409)
+    expect((await api.get("/api/stacks/acme-org/demo/new")).status).toBe(200)
+    expect(await server.sql(`SELECT action FROM audit_log WHERE action = 'pulumi_state.stack_renamed'`)).toHaveLength(1)
   })
 })

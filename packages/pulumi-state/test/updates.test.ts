@@ -76,6 +76,13 @@ describe("the lifecycle of an update", () => {
       { ...lease(token), gzip: true }
     )
     expect(events.status).toBe(200)
+    // The same batch again (the CLI retries): stored once.
+    const again = await api.post(`${S("life")}/update/${id}/events/batch`, { events: [{ sequence: 1, timestamp: 2, summaryEvent: { resourceChanges: { create: 2 } } }] }, lease(token))
+    expect(again.status).toBe(200)
+    expect(await server.sql(`SELECT sequence, event_count FROM extension_pulumi_state_events JOIN extension_pulumi_state_updates USING (update_id) WHERE update_id = $1 ORDER BY sequence`, [id])).toEqual([
+      { sequence: 0, event_count: 2 },
+      { sequence: 1, event_count: 2 }
+    ])
     const renewed = await api.post(`${S("life")}/update/${id}/renew_lease`, { token: "", duration: 300 }, lease(token))
     expect(renewed.status).toBe(200)
     expect(renewed.body.token).toBe(token)
@@ -112,6 +119,23 @@ describe("the lifecycle of an update", () => {
     expect((await api.post(`${S("prev")}/update/${id}/complete`, { status: "succeeded" }, lease(token))).status).toBe(200)
     expect((await api.get(S("prev"))).body.version).toBe(0)
     expect((await server.sql(`SELECT * FROM extension_pulumi_state_versions v JOIN extension_pulumi_state_stacks s USING (stack_id) WHERE s.name = 'prev'`)).length).toBe(0)
+  })
+})
+
+describe("engine events", () => {
+  it("refuses a batch past the per-update cap (413) and a malformed event (400 naming it), storing nothing", async () => {
+    await newStack("ev")
+    const { id, started } = await begin("ev")
+    const token = started.body.token as string
+    const bad = await api.post(`${S("ev")}/update/${id}/events/batch`, { events: [{ sequence: 0 }, { sequence: -1 }] }, lease(token))
+    expect(bad.status).toBe(400)
+    expect(bad.body.message).toMatch(/^events\[1\]\.sequence: /)
+    await server.sql(`UPDATE extension_pulumi_state_updates SET event_count = 99999 WHERE update_id = $1`, [id])
+    const full = await api.post(`${S("ev")}/update/${id}/events/batch`, { events: [{ sequence: 0 }, { sequence: 1 }] }, lease(token))
+    expect(full.status).toBe(413)
+    expect(full.body.code).toBe(413)
+    expect(await server.sql(`SELECT * FROM extension_pulumi_state_events WHERE update_id = $1`, [id])).toEqual([])
+    expect((await api.post(`${S("ev")}/update/${id}/events/batch`, { events: [{ sequence: 0 }] }, lease(token))).status).toBe(200)
   })
 })
 
@@ -162,7 +186,10 @@ describe("verbatim and delta checkpoints", () => {
     expect(gap.status).toBe(400)
     expect(gap.body.message).toMatch(/^sequenceNumber: /)
     expect((await api.get(`${S("delta")}/export`)).text).toBe(next)
+    // The resource count of a state saved by deltas is taken at completion.
+    expect((await api.post(`${S("delta")}/update/${id}/complete`, { status: "succeeded" }, lease(token))).status).toBe(200)
     expect((await server.sql<{ resource_count: number }>(`SELECT resource_count FROM extension_pulumi_state_stacks WHERE name = 'delta'`))[0]!.resource_count).toBe(2)
+    expect((await api.get(`${S("delta")}/export/1`)).text).toBe(next)
   })
 })
 
