@@ -189,7 +189,7 @@ describe("the real pulumi CLI against pulumi_state", { timeout: CLI_TEST_TIMEOUT
     ])
   })
 
-  it("stack rm of a stack with resources is refused with the CLI's message; --force removes it", async () => {
+  it("stack rm of a stack with resources is refused with the CLI's message; stack rename; --force removes it", async () => {
     const refused = await pulumi(["stack", "rm", "--yes", "--non-interactive"], { allowFailure: true })
     expect(refused.code).not.toBe(0)
     expect(refused.output).toContain("still has resources; removal rejected")
@@ -199,8 +199,13 @@ describe("the real pulumi CLI against pulumi_state", { timeout: CLI_TEST_TIMEOUT
     await pulumi(["stack", "select", "other"])
     await pulumi(["config", "set", "--secret", "apiKey", "other-secret"])
     await pulumi(["up", "--yes", "--non-interactive", "--skip-preview"])
+    // Renamed, the stack keeps its state, and the secrets in it still decrypt (the state names the stack
+    // its secrets belong to, and the CLI asks that name).
+    await pulumi(["stack", "rename", "renamed"])
+    expect((await backend.pulumiApi("GET", `/api/stacks/${ORG}/${PROJECT}/other`)).status).toBe(404)
+    expect((await outputs(true)).apiKey).toBe("other-secret")
     await pulumi(["stack", "rm", "--yes", "--force", "--non-interactive"])
-    const gone = await backend.pulumiApi("GET", `/api/stacks/${ORG}/${PROJECT}/other`)
+    const gone = await backend.pulumiApi("GET", `/api/stacks/${ORG}/${PROJECT}/renamed`)
     expect(gone.status).toBe(404)
     expect(gone.body).toMatchObject({ code: 404 })
   })
