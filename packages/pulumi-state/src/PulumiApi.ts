@@ -43,7 +43,8 @@ export class PulumiStacksGroup extends HttpApiGroup.make("pulumiStacks")
   .add(get("exportStack", `${S}/export`, "The stack's current state").setPath(StackPath))
   .add(get("exportVersion", `${S}/export/:version`, "The state a version produced").setPath(Schema.Struct({ ...StackPath.fields, version: Schema.String })))
   .add(post("importStack", `${S}/import`, "Replace the stack's state (gzip accepted)").setPath(StackPath))
-  .add(get("history", `${S}/updates`, "Finished and running updates, newest first (pageSize, page)").setPath(StackPath)) {}
+  .add(get("history", `${S}/updates`, "Finished and running updates, newest first (pageSize, page)").setPath(StackPath))
+  .add(get("latestUpdate", `${S}/updates/latest`, "The newest update (404 when there is none)").setPath(StackPath)) {}
 
 export class PulumiUpdatesGroup extends HttpApiGroup.make("pulumiUpdates")
   .add(post("createUpdate", `${S}/update`, "Create an update").setPath(StackPath))

@@ -5,11 +5,11 @@ import { checkName, checkOrg, checkRef, checkTags, type StackRef } from "./names
 import { PulumiApi } from "./PulumiApi.js"
 import { PulumiAuth } from "./PulumiAuth.js"
 import { PulumiSettings } from "./PulumiConfig.js"
-import { answer, badField, errorResponse, json, type PulumiError } from "./PulumiError.js"
+import { answer, badField, errorResponse, json, notFound, type PulumiError } from "./PulumiError.js"
 import { objectBody, optionalString, positiveInt, queryOf, requiredString } from "./request.js"
-import { Updates } from "./Updates.js"
+import { type HistoryRow, Updates } from "./Updates.js"
 import { Capabilities } from "./capabilities.js"
-import { Stacks, type StackRow } from "./Stacks.js"
+import { describeRef, refOf, Stacks, type StackRow } from "./Stacks.js"
 
 /** The history's `result` for each status. */
 const RESULT: Record<string, string> = {
@@ -19,6 +19,19 @@ const RESULT: Record<string, string> = {
   failed: "failed",
   cancelled: "failed"
 }
+
+/** One history entry, as `pulumi stack history` reads it. */
+const updateInfo = (u: HistoryRow) => ({
+  kind: u.kind,
+  startTime: seconds(u.started_at ?? u.created_at),
+  message: u.message,
+  environment: u.environment,
+  config: u.config,
+  result: RESULT[u.status],
+  ...(u.ended_at === null ? {} : { endTime: seconds(u.ended_at) }),
+  version: u.version,
+  ...(u.resource_changes === null ? {} : { resourceChanges: u.resource_changes })
+})
 
 const seconds = (date: Date | null) => (date === null ? undefined : Math.floor(date.getTime() / 1000))
 
@@ -207,6 +220,16 @@ export const PulumiStacksHttp = HttpApiBuilder.group(PulumiApi, "pulumiStacks", 
           })
         )
       )
+      .handleRaw("latestUpdate", ({ request, path }) =>
+        serve(
+          Effect.gen(function* () {
+            const { row } = yield* stackFor(request, stackRef(path), "read")
+            const [latest] = yield* updates.history(row, 1, 1)
+            if (latest === undefined) return yield* notFound(`stack '${describeRef(refOf(row))}' has no updates`)
+            return json({ info: updateInfo(latest) })
+          })
+        )
+      )
       .handleRaw("history", ({ request, path }) =>
         serve(
           Effect.gen(function* () {
@@ -215,19 +238,7 @@ export const PulumiStacksHttp = HttpApiBuilder.group(PulumiApi, "pulumiStacks", 
             const pageSize = yield* positiveInt(q.get("pageSize"), "pageSize", 100, 1000)
             const page = yield* positiveInt(q.get("page"), "page", 1, 1_000_000)
             const rows = yield* updates.history(row, pageSize, page)
-            return json({
-              updates: rows.map((u) => ({
-                kind: u.kind,
-                startTime: seconds(u.started_at ?? u.created_at),
-                message: u.message,
-                environment: u.environment,
-                config: u.config,
-                result: RESULT[u.status],
-                ...(u.ended_at === null ? {} : { endTime: seconds(u.ended_at) }),
-                version: u.version,
-                ...(u.resource_changes === null ? {} : { resourceChanges: u.resource_changes })
-              }))
-            })
+            return json({ updates: rows.map(updateInfo) })
           })
         )
       )

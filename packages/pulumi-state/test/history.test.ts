@@ -74,6 +74,13 @@ describe("history", () => {
     const second = await api.get(`${S("h")}/updates?pageSize=2&page=2`)
     expect(second.body.updates.map((u: any) => u.kind)).toEqual(["update"])
     expect((await api.get(`${S("h")}/updates?pageSize=2&page=3`)).body.updates).toEqual([])
+    const latest = await api.get(`${S("h")}/updates/latest`)
+    expect(latest.status).toBe(200)
+    expect(latest.body.info).toEqual(first.body.updates[0])
+    await api.post("/api/stacks/itlusions/hist", { stackName: "fresh" })
+    const none = await api.get(`${S("fresh")}/updates/latest`)
+    expect(none.status).toBe(404)
+    expect(none.body.code).toBe(404)
     for (const q of ["pageSize=0", "pageSize=x", "page=0", "pageSize=100000"]) {
       const bad = await api.get(`${S("h")}/updates?${q}`)
       expect(bad.status, q).toBe(400)
