@@ -4,7 +4,7 @@
  * history, tags, preview, refresh, destroy, rm). The tests run in order and build on each other.
  */
 import * as crypto from "node:crypto"
-import { readFile, writeFile } from "node:fs/promises"
+import { readFile, rm, writeFile } from "node:fs/promises"
 import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { pulumiSession } from "../../../test-support/pulumi.js"
@@ -112,6 +112,14 @@ describe("the real pulumi CLI against pulumi_state", { timeout: CLI_TEST_TIMEOUT
     const updates = await history()
     expect(updates).toHaveLength(1)
     expect(updates[0]).toMatchObject({ kind: "update", result: "succeeded", version: 1, resourceChanges: { create: 4 } })
+  })
+
+  it("config refresh brings back a lost stack config file from the last update", async () => {
+    await rm(join(dir, "Pulumi.dev.yaml"))
+    await pulumi(["config", "refresh"])
+    expect((await pulumi(["config", "get", "greeting"])).stdout.trim()).toBe("hi")
+    expect((await pulumi(["config", "get", "apiKey"])).stdout.trim()).toBe(secret)
+    expect(await readFile(join(dir, "Pulumi.dev.yaml"), "utf8")).not.toContain(secret)
   })
 
   it("stack tag set / ls / rm", async () => {
