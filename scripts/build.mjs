@@ -13,7 +13,7 @@ import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..")
-const projects = ["packages/core", "packages/secret-vault", "packages/webhooks", "packages/metrics", "packages/host-node", "packages/cli", "examples/external-extension"]
+const projects = ["packages/core", "packages/secret-vault", "packages/webhooks", "packages/metrics", "packages/pulumi-state", "packages/host-node", "packages/cli", "examples/external-extension"]
 
 /** A project never built has no build info: then the whole tree is compiled, which is the slow case. */
 const firstBuild = projects.some((project) => !fs.existsSync(path.join(root, project, "dist", ".tsbuildinfo")))

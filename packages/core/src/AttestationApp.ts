@@ -37,6 +37,7 @@ import { withPolicies } from "./http/openApiPolicies.js"
 import { CurrentRequest, requestContextLayer } from "./http/RequestContext.js"
 import { RequestObservers } from "./http/RequestObservers.js"
 import { AuditFeed } from "./audit/AuditFeed.js"
+import { OperatorCredentials } from "./operators/OperatorCredentials.js"
 import { Measurements } from "./observability/Measurements.js"
 import { KeyringLive } from "./keyring/Keyring.js"
 import { tracerWhenConsumed } from "./observability/traced.js"
@@ -71,7 +72,7 @@ class AdminBootstrap extends Context.Tag("@itl-attestation/core/AdminBootstrap")
 const DatabaseReady = Layer.effectDiscard(runMigrations("core", coreMigrations)).pipe(Layer.provideMerge(DatabaseLive))
 
 /** Every core service, built once and shared by the core routes and all extensions. */
-export const CoreServicesLive = Layer.mergeAll(
+export const CoreServicesLive = OperatorCredentials.Default.pipe(Layer.provideMerge(Layer.mergeAll(
   OperatorTokens.Default,
   Machines.Default,
   Enrollment.Default,
@@ -92,7 +93,7 @@ export const CoreServicesLive = Layer.mergeAll(
   // The keyring first: a missing or malformed master key stops the start before any connection is made.
   Layer.provideMerge(KeyringLive),
   Layer.provideMerge(HttpServer.layerContext)
-)
+)))
 
 const Bootstrap = Layer.effect(AdminBootstrap, Effect.flatMap(OperatorTokens, (tokens) => tokens.bootstrap))
 

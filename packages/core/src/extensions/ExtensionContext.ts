@@ -10,7 +10,9 @@
  * - `HostEnvironment` — embedded or not, data directory, core version;
  * - `RequestObservers` — a hook on every request (method, route, status, duration);
  * - `AuditFeed` — the audit entries as they are sealed (action, target type, actor kind);
- * - `Measurements` — counters an extension declares and increments, for exporters.
+ * - `Measurements` — counters an extension declares and increments, for exporters;
+ * - `OperatorCredentials` — who an operator token is and its scopes, for an
+ *   extension whose clients send the token in a header scheme of their own.
  *
  * Endpoints declare their policies with `requireScope(scope)` and machine
  * endpoints with `MachineAuthentication` (`EndpointMiddleware`); the core
@@ -24,6 +26,7 @@ import type { EventBus } from "../events/EventBus.js"
 import type { AuditFeed } from "../audit/AuditFeed.js"
 import type { RequestObservers } from "../http/RequestObservers.js"
 import type { Measurements } from "../observability/Measurements.js"
+import type { OperatorCredentials } from "../operators/OperatorCredentials.js"
 import type { Keyring } from "../keyring/Keyring.js"
 import type { MasterKeyRewrap } from "../keyring/Rewrap.js"
 import type { MachineDirectory } from "../machines/MachineDirectory.js"
@@ -42,6 +45,7 @@ export type ExtensionContext =
   | RequestObservers
   | AuditFeed
   | Measurements
+  | OperatorCredentials
 
 /** The security middlewares an endpoint may declare; implemented by the core. */
 export type EndpointMiddleware = PolicyMiddleware<string> | MachineAuthentication
