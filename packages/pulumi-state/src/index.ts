@@ -16,6 +16,7 @@ import { pulumiScopes } from "./scopes.js"
 import { Stacks } from "./Stacks.js"
 import { PulumiStacksHttp, PulumiUserHttp } from "./StacksHttp.js"
 import { PulumiSecretsHttp, PulumiUpdatesHttp } from "./stubs.js"
+import { deploymentEvents, deploymentMigrations, DeploymentServices, deploymentsApi } from "./deployments/index.js"
 
 export const PulumiServices = Layer.mergeAll(PulumiAuth.Default, Stacks.Default).pipe(Layer.provideMerge(PulumiSettings.Default))
 
@@ -24,11 +25,11 @@ export const pulumiState = defineExtension({
   version: "1.0.0",
   description: "Pulumi HTTP state backend — store Pulumi stack state in the Attestation DB",
   core: "^2.0.0",
-  migrations,
+  migrations: { ...migrations, ...deploymentMigrations },
   scopes: pulumiScopes,
-  events: pulumiEvents,
-  layer: PulumiServices,
-  apis: [serveApi(PulumiApi, Layer.mergeAll(PulumiUserHttp, PulumiStacksHttp, PulumiUpdatesHttp, PulumiSecretsHttp), pulumiPipeline)]
+  events: [...pulumiEvents, ...deploymentEvents],
+  layer: DeploymentServices.pipe(Layer.provideMerge(PulumiServices)),
+  apis: [serveApi(PulumiApi, Layer.mergeAll(PulumiUserHttp, PulumiStacksHttp, PulumiUpdatesHttp, PulumiSecretsHttp), pulumiPipeline), deploymentsApi]
 })
 
 export default pulumiState
