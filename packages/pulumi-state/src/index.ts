@@ -15,10 +15,13 @@ import { PulumiSettings } from "./PulumiConfig.js"
 import { pulumiScopes } from "./scopes.js"
 import { Stacks } from "./Stacks.js"
 import { PulumiStacksHttp, PulumiUserHttp } from "./StacksHttp.js"
-import { PulumiSecretsHttp, PulumiUpdatesHttp } from "./stubs.js"
+import { Secrets } from "./Secrets.js"
+import { PulumiSecretsHttp } from "./SecretsHttp.js"
+import { Updates } from "./Updates.js"
+import { PulumiUpdatesHttp } from "./UpdatesHttp.js"
 import { deploymentEvents, deploymentMigrations, DeploymentServices, deploymentsApi } from "./deployments/index.js"
 
-export const PulumiServices = Layer.mergeAll(PulumiAuth.Default, Stacks.Default).pipe(Layer.provideMerge(PulumiSettings.Default))
+export const PulumiServices = Layer.mergeAll(PulumiAuth.Default, Stacks.Default, Updates.Default, Secrets.Default).pipe(Layer.provideMerge(PulumiSettings.Default))
 
 export const pulumiState = defineExtension({
   name: "pulumi_state",
