@@ -3,10 +3,13 @@
  * it comes. Interrupting the effect stops the whole group (the CLI, its
  * language host and the program it runs): SIGINT first, so that `pulumi`
  * can cancel its update cleanly, then SIGKILL after a grace period. The
- * group is killed again once the leader exits, so nothing it started lives on.
+ * language host starts the program in a process group of its own, so the
+ * leader's descendants (found in /proc before the leader goes and its
+ * children are re-parented) are stopped as well.
  */
 import { Effect } from "effect"
 import { spawn } from "node:child_process"
+import * as fs from "node:fs"
 
 export interface Spawned {
   readonly command: string
@@ -33,6 +36,47 @@ const signalGroup = (pid: number, signal: NodeJS.Signals) => {
 }
 
 const groupAlive = (pid: number) => signalGroup(pid, 0 as unknown as NodeJS.Signals)
+
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch {
+    return false
+  }
+}
+
+/** The processes below `root` now, from /proc (Linux); empty elsewhere. */
+const descendants = (root: number): ReadonlyArray<number> => {
+  let entries: Array<string>
+  try {
+    entries = fs.readdirSync("/proc").filter((name) => /^\d+$/.test(name))
+  } catch {
+    return []
+  }
+  const children = new Map<number, Array<number>>()
+  for (const name of entries) {
+    try {
+      // The parent pid is the field after the ")" that closes the command name.
+      const stat = fs.readFileSync(`/proc/${name}/stat`, "utf8")
+      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1])
+      const list = children.get(ppid) ?? []
+      list.push(Number(name))
+      children.set(ppid, list)
+    } catch {
+      // gone meanwhile
+    }
+  }
+  const found: Array<number> = []
+  const walk = (pid: number) => {
+    for (const child of children.get(pid) ?? []) {
+      found.push(child)
+      walk(child)
+    }
+  }
+  walk(root)
+  return found
+}
 
 export const runInGroup = (spec: Spawned): Effect.Effect<Exit> =>
   Effect.async<Exit>((resume) => {
@@ -61,15 +105,25 @@ export const runInGroup = (spec: Spawned): Effect.Effect<Exit> =>
       () =>
         new Promise<void>((resolve) => {
           const pid = child.pid
-          if (pid === undefined || !groupAlive(pid)) return resolve()
+          if (pid === undefined) return resolve()
+          const tree = new Set(descendants(pid))
           signalGroup(pid, "SIGINT")
           const started = Date.now()
           const poll = setInterval(() => {
-            if (!groupAlive(pid)) {
+            for (const p of descendants(pid)) tree.add(p)
+            const left = [...tree].filter(alive)
+            if (!groupAlive(pid) && left.length === 0) {
               clearInterval(poll)
               resolve()
             } else if (Date.now() - started > GRACE_MS) {
               signalGroup(pid, "SIGKILL")
+              for (const p of left) {
+                try {
+                  process.kill(p, "SIGKILL")
+                } catch {
+                  // already gone
+                }
+              }
             }
           }, 100)
         })
