@@ -94,7 +94,11 @@ export class Stacks extends Effect.Service<Stacks>()("@itl-attestation/pulumi-st
           conditions.push(filter.tagValue === undefined ? sql`tags ? ${filter.tagName}` : sql`tags ->> ${filter.tagName} = ${filter.tagValue}`)
         }
         if (after !== undefined) conditions.push(sql`(org, project, name) > (${after[0]}, ${after[1]}, ${after[2]})`)
-        const rows = yield* sql<StackRow>`SELECT ${sql.literal(COLUMNS)} FROM extension_pulumi_state_stacks
+        // `busy`: a real (not dry-run) update holds a live lease; the CLI shows it as "update in progress".
+        const rows = yield* sql<StackRow & { busy: boolean }>`SELECT ${sql.literal(COLUMNS)}, EXISTS (
+            SELECT 1 FROM extension_pulumi_state_updates u WHERE u.stack_id = s.stack_id
+              AND u.status = 'running' AND NOT u.dry_run AND u.lease_expires_at > now()) AS busy
+          FROM extension_pulumi_state_stacks s
           WHERE ${sql.and(conditions)} ORDER BY org, project, name LIMIT ${LIST_PAGE_SIZE + 1}`.pipe(Effect.orDie)
         const page = rows.slice(0, LIST_PAGE_SIZE)
         return { rows: page, continuationToken: rows.length > LIST_PAGE_SIZE ? encodeCursor(page[page.length - 1]!) : undefined }

@@ -6,9 +6,19 @@ import { PulumiApi } from "./PulumiApi.js"
 import { PulumiAuth } from "./PulumiAuth.js"
 import { PulumiSettings } from "./PulumiConfig.js"
 import { answer, badField, errorResponse, json, type PulumiError } from "./PulumiError.js"
-import { objectBody, optionalString, queryOf, requiredString } from "./request.js"
+import { objectBody, optionalString, positiveInt, queryOf, requiredString } from "./request.js"
+import { Updates } from "./Updates.js"
 import { Capabilities } from "./capabilities.js"
 import { Stacks, type StackRow } from "./Stacks.js"
+
+/** The history's `result` for each status. */
+const RESULT: Record<string, string> = {
+  "not started": "not-started",
+  running: "in-progress",
+  succeeded: "succeeded",
+  failed: "failed",
+  cancelled: "failed"
+}
 
 const seconds = (date: Date | null) => (date === null ? undefined : Math.floor(date.getTime() / 1000))
 
@@ -77,7 +87,12 @@ export const PulumiUserHttp = HttpApiBuilder.group(PulumiApi, "pulumiUser", (han
                 orgName: row.org,
                 projectName: row.project,
                 stackName: row.name,
-                ...(row.last_update_at === null ? {} : { lastUpdate: seconds(row.last_update_at), resourceCount: row.resource_count }),
+                // lastUpdate 0 is how the CLI learns an update is in progress; absent: never updated.
+                ...(row.busy
+                  ? { lastUpdate: 0, resourceCount: row.resource_count }
+                  : row.last_update_at === null
+                    ? {}
+                    : { lastUpdate: seconds(row.last_update_at), resourceCount: row.resource_count }),
                 links: { self: "" }
               })),
               ...(page.continuationToken === undefined ? {} : { continuationToken: page.continuationToken })
@@ -92,6 +107,7 @@ export const PulumiStacksHttp = HttpApiBuilder.group(PulumiApi, "pulumiStacks", 
   Effect.gen(function* () {
     const auth = yield* PulumiAuth
     const stacks = yield* Stacks
+    const updates = yield* Updates
     const serve = yield* whenEnabled
     /** The stack in the path, after the caller's right on it was checked (so a refusal says nothing about it). */
     const stackFor = (request: Parameters<typeof auth.authorize>[0], ref: StackRef, right: "read" | "write") =>
@@ -180,8 +196,41 @@ export const PulumiStacksHttp = HttpApiBuilder.group(PulumiApi, "pulumiStacks", 
           })
         )
       )
-      .handleRaw("importStack", ({ request }) => serve(Effect.succeed(errorResponse(501, `not implemented yet: ${request.method} ${request.url}`))))
-      .handleRaw("history", ({ request }) => serve(Effect.succeed(errorResponse(501, `not implemented yet: ${request.method} ${request.url}`))))
+      .handleRaw("importStack", ({ request, path }) =>
+        serve(
+          Effect.gen(function* () {
+            const { who, row } = yield* stackFor(request, stackRef(path), "write")
+            const body = yield* objectBody(request)
+            const updateId = yield* updates.importState(who, row, body, yield* request.text.pipe(Effect.orDie))
+            // `updateId`, not `updateID`: the import response spells it so.
+            return json({ updateId })
+          })
+        )
+      )
+      .handleRaw("history", ({ request, path }) =>
+        serve(
+          Effect.gen(function* () {
+            const { row } = yield* stackFor(request, stackRef(path), "read")
+            const q = queryOf(request)
+            const pageSize = yield* positiveInt(q.get("pageSize"), "pageSize", 100, 1000)
+            const page = yield* positiveInt(q.get("page"), "page", 1, 1_000_000)
+            const rows = yield* updates.history(row, pageSize, page)
+            return json({
+              updates: rows.map((u) => ({
+                kind: u.kind,
+                startTime: seconds(u.started_at ?? u.created_at),
+                message: u.message,
+                environment: u.environment,
+                config: u.config,
+                result: RESULT[u.status],
+                ...(u.ended_at === null ? {} : { endTime: seconds(u.ended_at) }),
+                version: u.version,
+                ...(u.resource_changes === null ? {} : { resourceChanges: u.resource_changes })
+              }))
+            })
+          })
+        )
+      )
   })
 )
 

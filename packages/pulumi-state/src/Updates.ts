@@ -354,9 +354,72 @@ export class Updates extends Effect.Service<Updates>()("@itl-attestation/pulumi-
         return row
       })
 
-    return { create, start, renew, checkpointFull, checkpointVerbatim, checkpointDelta, events, complete, cancel, status, finish } as const
+    /**
+     * `pulumi stack import`: the text becomes the stack's state and its next version, recorded as a
+     * finished update of kind `import` (with an audit row). Refused (409) while an update runs.
+     */
+    const importState = (who: Caller, stack: StackRow, body: Record<string, unknown>, text: string) =>
+      Effect.gen(function* () {
+        yield* checkDeploymentVersion(body.version)
+        if (!isObject(body.deployment)) return yield* badField("deployment", "must be an object")
+        if (body.features !== undefined && body.features !== null && !Array.isArray(body.features)) return yield* badField("features", "must be an array")
+        const ref = refOf(stack)
+        return yield* tx(
+          Effect.gen(function* () {
+            const [current] = yield* sql<{ version: number }>`SELECT version FROM extension_pulumi_state_stacks WHERE stack_id = ${stack.stack_id} FOR UPDATE`.pipe(Effect.orDie)
+            const [running] = yield* sql<{ n: number }>`SELECT count(*)::int AS n FROM extension_pulumi_state_updates
+              WHERE stack_id = ${stack.stack_id} AND status = 'running' AND lease_expires_at > now()`.pipe(Effect.orDie)
+            if (running!.n > 0) return yield* conflict(`Another update is currently in progress on stack '${describeRef(ref)}'.`)
+            const version = current!.version + 1
+            const work = Effect.gen(function* () {
+              const [row] = yield* sql<{ update_id: string }>`INSERT INTO extension_pulumi_state_updates
+                  (stack_id, kind, dry_run, status, version, created_by, started_at, ended_at, has_checkpoint)
+                VALUES (${stack.stack_id}, 'import', false, 'succeeded', ${version}, ${who.name}, now(), now(), true)
+                RETURNING update_id`
+              yield* sql`UPDATE extension_pulumi_state_stacks SET state = ${text}, resource_count = ${resourceCountOf(body)},
+                  version = ${version}, last_update_at = now() WHERE stack_id = ${stack.stack_id}`
+              yield* sql`INSERT INTO extension_pulumi_state_versions (stack_id, version, state) VALUES (${stack.stack_id}, ${version}, ${text})
+                ON CONFLICT (stack_id, version) DO UPDATE SET state = excluded.state`
+              return row!.update_id
+            })
+            return yield* changes
+              .run(actorOf(who), work, (updateId) => ({
+                action: "pulumi_state.stack_imported",
+                targetType: "pulumi_stack",
+                targetId: describeRef(ref),
+                details: { update_id: updateId, version, resource_count: resourceCountOf(body) },
+                events: [
+                  { type: UpdateSucceeded.type, data: { org: ref.org, project: ref.project, stack: ref.stack, update_id: updateId, kind: "import", version } }
+                ]
+              }))
+              .pipe(Effect.orDie)
+          })
+        )
+      })
+
+    /** Non-preview updates, newest first, `pageSize` per page (pages count from 1). */
+    const history = (stack: StackRow, pageSize: number, page: number) =>
+      sql<HistoryRow>`SELECT kind, status, version, message, environment, config, resource_changes, started_at, created_at, ended_at
+        FROM extension_pulumi_state_updates
+        WHERE stack_id = ${stack.stack_id} AND NOT dry_run AND version IS NOT NULL
+        ORDER BY version DESC, created_at DESC LIMIT ${pageSize} OFFSET ${(page - 1) * pageSize}`.pipe(Effect.orDie)
+
+    return { importState, history, create, start, renew, checkpointFull, checkpointVerbatim, checkpointDelta, events, complete, cancel, status, finish } as const
   })
 }) {}
+
+export interface HistoryRow {
+  readonly kind: string
+  readonly status: UpdateRow["status"]
+  readonly version: number
+  readonly message: string
+  readonly environment: Record<string, string>
+  readonly config: Record<string, unknown>
+  readonly resource_changes: Record<string, number> | null
+  readonly started_at: Date | null
+  readonly created_at: Date
+  readonly ended_at: Date | null
+}
 
 const EMPTY_STATE = '{"version":3,"deployment":{"manifest":{"time":"0001-01-01T00:00:00Z","magic":"","version":""}}}'
 

@@ -1,9 +1,10 @@
 /**
  * The event types this extension appends. The catalog's names are
- * `<namespace>.<name>` with one dot (core events/Event.ts), so the issue's
- * `pulumi.update.succeeded` is `pulumi_state.update_succeeded` here, in the
- * extension's own namespace. Payloads name the stack and the update, never
- * state, config or secrets.
+ * `<namespace>.<name>`, two snake_case segments with one dot (core
+ * events/Event.ts), so the issue's `pulumi.update.succeeded` is
+ * `pulumi.update_succeeded` here (namespace `pulumi`, as webhooks uses
+ * `webhook`). Payloads name the stack and the update, never state, config or
+ * secrets.
  */
 import { defineEvent } from "@itl-attestation/core"
 import { Schema } from "effect"
@@ -18,12 +19,12 @@ const UpdateFinished = Schema.Struct({
 })
 
 export const UpdateSucceeded = defineEvent({
-  type: "pulumi_state.update_succeeded",
+  type: "pulumi.update_succeeded",
   description: "A Pulumi update (update, refresh, destroy or import; not a preview) finished successfully",
   payload: UpdateFinished
 })
 export const UpdateFailed = defineEvent({
-  type: "pulumi_state.update_failed",
+  type: "pulumi.update_failed",
   description: "A Pulumi update (not a preview) finished failed or was cancelled",
   payload: UpdateFinished
 })

@@ -14,6 +14,8 @@ import { PulumiAuth } from "./PulumiAuth.js"
 import { PulumiSettings } from "./PulumiConfig.js"
 import { pulumiScopes } from "./scopes.js"
 import { Stacks } from "./Stacks.js"
+import { TokenLimitsHttp } from "./TokenLimits.js"
+import { TokenLimitsApi } from "./TokenLimitsApi.js"
 import { PulumiStacksHttp, PulumiUserHttp } from "./StacksHttp.js"
 import { Secrets } from "./Secrets.js"
 import { PulumiSecretsHttp } from "./SecretsHttp.js"
@@ -32,11 +34,16 @@ export const pulumiState = defineExtension({
   scopes: pulumiScopes,
   events: [...pulumiEvents, ...deploymentEvents],
   layer: DeploymentServices.pipe(Layer.provideMerge(PulumiServices)),
-  apis: [serveApi(PulumiApi, Layer.mergeAll(PulumiUserHttp, PulumiStacksHttp, PulumiUpdatesHttp, PulumiSecretsHttp), pulumiPipeline), deploymentsApi]
+  apis: [
+    serveApi(PulumiApi, Layer.mergeAll(PulumiUserHttp, PulumiStacksHttp, PulumiUpdatesHttp, PulumiSecretsHttp), pulumiPipeline),
+    serveApi(TokenLimitsApi, TokenLimitsHttp),
+    deploymentsApi
+  ]
 })
 
 export default pulumiState
 export { PulumiApi } from "./PulumiApi.js"
+export { TokenLimitsApi } from "./TokenLimitsApi.js"
 export { PulumiAuth, type Caller, type Right } from "./PulumiAuth.js"
 export { PulumiSettings } from "./PulumiConfig.js"
 export { Stacks, type StackRow, describeRef, refOf } from "./Stacks.js"

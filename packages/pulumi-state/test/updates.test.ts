@@ -63,6 +63,9 @@ describe("the lifecycle of an update", () => {
     const token = started.body.token as string
 
     expect((await api.get(S("life"))).body.activeUpdate).toBe(id)
+    // While it runs, the listing says so the only way the CLI reads it: lastUpdate 0.
+    const busy = (await api.get("/api/user/stacks?project=proj")).body.stacks.find((s: any) => s.stackName === "life")
+    expect(busy).toMatchObject({ lastUpdate: 0 })
     expect((await api.get(`${S("life")}/update/${id}`)).body).toMatchObject({ status: "running", continuationToken: id })
 
     const cp = await api.patch(`${S("life")}/update/${id}/checkpoint`, { isInvalid: false, version: 3, deployment: deployment(2) }, { ...lease(token), gzip: true })
@@ -90,10 +93,13 @@ describe("the lifecycle of an update", () => {
     expect((await api.get(`${S("life")}/export/2`)).status).toBe(404)
     const listed = (await api.get("/api/user/stacks?project=proj")).body.stacks.find((s: any) => s.stackName === "life")
     expect(listed).toMatchObject({ resourceCount: 2 })
+    // A preview running does not make the stack look busy.
+    await begin("life", "preview", true)
+    expect((await api.get("/api/user/stacks?project=proj")).body.stacks.find((s: any) => s.stackName === "life").lastUpdate).toBeGreaterThan(0)
     expect(listed.lastUpdate).toBeGreaterThan(0)
 
-    const emitted = await server.sql<{ event_type: string; data: any }>(`SELECT event_type, data FROM events WHERE event_type LIKE 'pulumi_state.%'`)
-    expect(emitted).toEqual([{ event_type: "pulumi_state.update_succeeded", data: { org: "itlusions", project: "proj", stack: "life", update_id: id, kind: "update", version: 1 } }])
+    const emitted = await server.sql<{ event_type: string; data: any }>(`SELECT event_type, data FROM events WHERE event_type LIKE 'pulumi.%'`)
+    expect(emitted).toEqual([{ event_type: "pulumi.update_succeeded", data: { org: "itlusions", project: "proj", stack: "life", update_id: id, kind: "update", version: 1 } }])
   })
 
   it("a preview gets a token and the current version, saves no state and does not bump the version", async () => {
