@@ -43,12 +43,12 @@ const stackColumns = [
 
 const updateColumns = [
   column<UpdateEntry>("version", (u) => cell(u.version ?? null)),
-  column<UpdateEntry>("kind", (u) => u.info.kind),
-  column<UpdateEntry>("result", (u) => u.info.result),
-  column<UpdateEntry>("started", (u) => seconds(u.info.startTime)),
-  column<UpdateEntry>("ended", (u) => seconds(u.info.endTime)),
+  column<UpdateEntry>("kind", (u) => u.kind),
+  column<UpdateEntry>("result", (u) => u.result),
+  column<UpdateEntry>("started", (u) => seconds(u.startTime)),
+  column<UpdateEntry>("ended", (u) => seconds(u.endTime)),
   column<UpdateEntry>("changes", (u) =>
-    Object.entries(u.info.resourceChanges ?? {})
+    Object.entries(u.resourceChanges ?? {})
       .map(([k, v]) => `${k}=${v}`)
       .join(" ")
   )

@@ -22,17 +22,15 @@ export const StackList = Schema.Struct({
   continuationToken: Schema.optional(Schema.NullOr(Schema.String))
 })
 
-/** One entry of `GET …/updates`; the CLI shows what it needs and passes the rest through in JSON output. */
+/** One entry of `GET …/updates` (what the command shows of it). */
 export const UpdateEntry = Schema.Struct({
-  version: Schema.optional(Schema.Number),
-  info: Schema.Struct({
-    kind: Schema.String,
-    result: Schema.String,
-    startTime: Schema.optional(Schema.Number),
-    endTime: Schema.optional(Schema.Number),
-    message: Schema.optional(Schema.String),
-    resourceChanges: Schema.optional(Schema.NullOr(Schema.Record({ key: Schema.String, value: Schema.Number })))
-  })
+  version: Schema.optional(Schema.NullOr(Schema.Number)),
+  kind: Schema.String,
+  result: Schema.String,
+  startTime: Schema.optional(Schema.Number),
+  endTime: Schema.optional(Schema.Number),
+  message: Schema.optional(Schema.String),
+  resourceChanges: Schema.optional(Schema.NullOr(Schema.Record({ key: Schema.String, value: Schema.Number })))
 })
 export type UpdateEntry = typeof UpdateEntry.Type
 
