@@ -7,6 +7,7 @@
 import * as crypto from "node:crypto"
 import * as fs from "node:fs"
 import * as path from "node:path"
+import pg from "pg"
 import { afterAll, describe, expect, it } from "vitest"
 import { freshDatabase } from "../../../test-support/database.js"
 import { killAll, spawnServe, type Spawned } from "../../host-node/test/spawned.js"
@@ -33,6 +34,7 @@ const settingsFor = (database: { env: Record<string, string> }) => ({
   ...database.env,
   ITL_ADMIN_TOKEN: `test-admin-${crypto.randomBytes(16).toString("hex")}`,
   ITL_LOG_LEVEL: "warning",
+  ITL_SHARED_SECRET_MASTER_KEY: crypto.randomBytes(32).toString("hex"),
   ITL_PULUMI_TOKEN: PULUMI_TOKEN,
   ITL_PULUMI_CLI: path.join(pulumiBin(), "pulumi"),
   ITL_PULUMI_DEPLOY_REPO_ALLOWLIST: `file://${repos}/`,
@@ -119,9 +121,16 @@ describe("deployments across instances", () => {
           ids.push([stack, (await call(on, "POST", `/api/stacks/acme/app/${stack}/deployments`, { operation: "update", source: { repoURL: repo, branch: "main" } })).body.id])
         }
         for (const [stack, id] of ids) expect((await ended(a, stack, id)).status).toBe("succeeded")
-        const events = await fetch(`${a.url}/api/v1/events?limit=500`, { headers: { authorization: `Bearer ${settings.ITL_ADMIN_TOKEN}` } }).then((r) => r.json() as Promise<any>)
-        const started = (events.events ?? events.items ?? []).filter((e: any) => e.event_type === "pulumi.deployment_started").map((e: any) => e.data.deployment_id)
-        expect(started.sort()).toEqual(ids.map(([, id]) => id).sort())
+        const db = new pg.Client({ connectionString: settings.ITL_DATABASE_URL })
+        await db.connect()
+        try {
+          const started = await db.query("SELECT data->>'deployment_id' AS id FROM events WHERE event_type = 'pulumi.deployment_started'")
+          expect(started.rows.map((r) => r.id).sort()).toEqual(ids.map(([, id]) => id).sort())
+          const runners = await db.query("SELECT DISTINCT claimed_by FROM extension_pulumi_state_deployments")
+          expect(runners.rows.length).toBeGreaterThanOrEqual(1)
+        } finally {
+          await db.end()
+        }
         a.child.kill("SIGTERM")
         b.child.kill("SIGTERM")
         await Promise.all([a.exited, b.exited])

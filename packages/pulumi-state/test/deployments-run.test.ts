@@ -10,7 +10,7 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import type { TestServer } from "../../../test-support/server.js"
-import { client } from "./client.js"
+import { client, PULUMI_TOKEN } from "./client.js"
 import { makeRepo, programCode, scratch, sharedNodeModules, startDeployServer, until } from "./deploySupport.js"
 
 let server: TestServer
@@ -122,15 +122,33 @@ exports.label = item.label;
     const url = makeRepo(repos, "slow", {
       project: "app",
       code: programCode(`
-require("fs").writeFileSync(process.env.MARKER, String(process.pid));
+require("fs").writeFileSync(process.env.MARKER, JSON.stringify({ pid: process.pid, token: process.env.PULUMI_ACCESS_TOKEN }));
 new Item("waits", { label: "w" });
 module.exports = new Promise(() => setInterval(() => {}, 1000));
 `)
     })
     const slow = await api.post(`${S("slow")}/deployments`, { operation: "update", source: { repoURL: url, branch: "main" }, environment: { MARKER: marker } })
     expect(slow.status).toBe(202)
-    const programPid = Number(await until("the program to run", async () => (fs.existsSync(marker) ? fs.readFileSync(marker, "utf8") || undefined : undefined)))
+    const seen = JSON.parse(await until("the program to run", async () => (fs.existsSync(marker) ? fs.readFileSync(marker, "utf8") || undefined : undefined)))
+    const programPid = seen.pid as number
     expect(alive(programPid)).toBe(true)
+
+    // The run's token: a deployment token, good for its own stack only.
+    const token = seen.token as string
+    expect(token).toMatch(/^pdt_[A-Za-z0-9_-]{43}$/)
+    expect(token).not.toBe(PULUMI_TOKEN)
+    const as = { auth: `token ${token}` }
+    expect((await api.get("/api/user", as)).status).toBe(200)
+    expect((await api.get(S("slow"), as)).status).toBe(200)
+    expect((await api.get(`${S("slow")}/export`, as)).status).toBe(200)
+    expect((await api.get(S("dev"), as)).status).toBe(403)
+    expect((await api.get(`${S("dev")}/export`, as)).status).toBe(403)
+    expect((await api.get("/api/stacks/acme/app%2Fx/slow", as)).status).not.toBe(200)
+    expect((await api.get("/api/user/stacks", as)).status).toBe(403)
+    expect((await api.get(`${S("slow")}/deployments`, as)).status).toBe(403)
+    expect((await api.post(`${S("slow")}/deployments`, { operation: "update", source: { repoURL: url, branch: "main" } }, as)).status).toBe(403)
+    expect((await api.get("/api/v1/pulumi/token-limits", { auth: `Bearer ${token}` })).status).toBe(401)
+    expect((await api.get("/api/v1/machines", { auth: `Bearer ${token}` })).status).toBe(401)
 
     // Another stack's deployment, queued while the only slot is taken, stays queued.
     const later = await api.post(`${S("later")}/deployments`, { operation: "preview", source: { repoURL: makeRepo(repos, "later", { project: "app", code: programCode(`new Item("p", { label: "p" });`) }), branch: "main" } })
@@ -149,6 +167,9 @@ module.exports = new Promise(() => setInterval(() => {}, 1000));
     expect(alive(pid, true)).toBe(false)
     expect(alive(programPid)).toBe(false)
     expect((await api.del(`${S("slow")}/deployments/${slow.body.id}/cancel`)).status).toBe(409)
+    // Its run is over: the token is refused everywhere.
+    expect((await api.get(S("slow"), as)).status).toBe(401)
+    expect((await api.get("/api/user", as)).status).toBe(401)
 
     const next = await finished("later", later.body.id)
     expect(next.status, await logsOf("later", later.body.id)).toBe("succeeded")
