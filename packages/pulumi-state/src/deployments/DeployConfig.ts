@@ -43,8 +43,14 @@ export const deployConfig = (dataDir: string): Config.Config<DeployConfigShape> 
         Config.validate({ message: "must be an http(s) URL", validation: (v) => /^https?:\/\/[^\s]+$/.test(v) }),
         Config.option
       ),
-      port: Config.integer("ITL_PORT").pipe(Config.withDefault(3000))
-    }).pipe(Config.map(({ explicit, port }) => Option.getOrElse(explicit, () => `http://127.0.0.1:${port}`).replace(/\/+$/, ""))),
+      // The server's own listener (host-node's defaults); with TLS the certificate must name 127.0.0.1, or set the URL.
+      port: Config.integer("ITL_PORT").pipe(Config.withDefault(9000)),
+      tls: Config.string("ITL_TLS_CERT").pipe(Config.option)
+    }).pipe(
+      Config.map(({ explicit, port, tls }) =>
+        Option.getOrElse(explicit, () => `${Option.isSome(tls) ? "https" : "http"}://127.0.0.1:${port}`).replace(/\/+$/, "")
+      )
+    ),
     timeoutMs: Config.integer("ITL_PULUMI_DEPLOY_TIMEOUT_SECONDS").pipe(
       Config.validate({ message: "must be an integer of seconds from 10 to 86400", validation: (n) => n >= 10 && n <= 86400 }),
       Config.withDefault(3600),

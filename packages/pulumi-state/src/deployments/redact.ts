@@ -2,8 +2,8 @@
  * Output of a run on its way into the record: every occurrence of every
  * secret (the deployment's environment values and its token) replaced, and
  * the total kept bounded. Text arrives in arbitrary chunks, so a secret may be
- * split across two: the redactor holds back the last (longest secret − 1)
- * characters until more text (or the end) shows whether they start a secret.
+ * split across two: the redactor holds back a tail that is the start of a
+ * secret until more text (or the end) shows whether the secret follows.
  */
 
 export const REDACTED = "[redacted]"
@@ -27,8 +27,13 @@ export const makeRedactor = (secrets: ReadonlyArray<string>): Redactor => {
   return {
     push: (text) => {
       const all = pending + text
-      // Keep back the tail that might be the start of a secret, unless a whole secret straddles the cut (then cut after it).
-      let cut = Math.max(0, all.length - hold)
+      // Keep back the longest tail that is the start of a secret (nothing else: output is not delayed), unless a whole secret straddles the cut (then cut after it).
+      let keep = 0
+      for (let k = Math.min(hold, all.length); k > 0 && keep === 0; k--) {
+        const tail = all.slice(all.length - k)
+        if (values.some((value) => value.startsWith(tail))) keep = k
+      }
+      let cut = all.length - keep
       for (const match of all.matchAll(pattern)) {
         const end = match.index + match[0].length
         if (match.index < cut && end > cut) cut = end
