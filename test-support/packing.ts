@@ -11,7 +11,7 @@ import * as path from "node:path"
 export const ROOT = path.resolve(__dirname, "..")
 
 /** The platform's published workspaces, in the order `npm pack -w` takes them. */
-export const PLATFORM_PACKAGES = ["packages/core", "packages/host-node", "packages/cli", "packages/secret-vault", "packages/webhooks", "packages/metrics"]
+export const PLATFORM_PACKAGES = ["packages/core", "packages/host-node", "packages/cli", "packages/secret-vault", "packages/webhooks", "packages/metrics", "packages/pulumi-state"]
 
 export interface Exec {
   readonly code: number

@@ -160,7 +160,7 @@ describe.each(databases)("an extension installed from its npm tarball (%s)", (_l
       version: "1.0.0",
       description: "An inventory tag per machine (example external extension)"
     })
-    expect(listed.body.extensions.map((e: { name: string }) => e.name).sort()).toEqual(["example_inventory", "metrics", "secret_vault", "webhooks"])
+    expect(listed.body.extensions.map((e: { name: string }) => e.name).sort()).toEqual(["example_inventory", "metrics", "pulumi_state", "secret_vault", "webhooks"])
   })
 
   it("serves its routes to operators and viewers as declared, and refuses everyone else", async () => {
@@ -249,7 +249,7 @@ describe.each(databases)("an extension installed from its npm tarball (%s)", (_l
     // The core's own commands are untouched, `machine` included.
     const extensions = await cli(["-o", "json", "extensions", "list"], env)
     expect(extensions.code).toBe(0)
-    expect(JSON.parse(extensions.stdout).total).toBe(4)
+    expect(JSON.parse(extensions.stdout).total).toBe(5)
     const machines = await cli(["-o", "json", "machine", "list"], env)
     expect(machines.code).toBe(0)
     expect(JSON.parse(machines.stdout).machines.map((m: { id: string }) => m.id)).toContain(machineId)

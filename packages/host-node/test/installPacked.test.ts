@@ -62,17 +62,17 @@ describe("npm install -g of the packed packages", () => {
     expect(help.stdout).toMatch(/^ +serve +Run the attestation server/m)
   })
 
-  it("`attestation serve` starts on the embedded database and finds metrics, secret_vault and webhooks installed beside it", async () => {
+  it("`attestation serve` starts on the embedded database and finds metrics, pulumi_state, secret_vault and webhooks installed beside it", async () => {
     const dataDir = fs.mkdtempSync(path.join(work, "data-"))
     const server = await spawnServe({ ITL_DATA_DIR: dataDir, HOME: elsewhere }, { bin, cwd: elsewhere })
     try {
       await server.waitFor(/^Extensions: .*$/m, 110_000)
-      expect(server.output().stdout).toMatch(/^Extensions: metrics 1\.0\.0, secret_vault 2\.0\.0, webhooks 1\.0\.0$/m)
+      expect(server.output().stdout).toMatch(/^Extensions: metrics 1\.0\.0, pulumi_state 1\.0\.0, secret_vault 2\.0\.0, webhooks 1\.0\.0$/m)
       const health = await request(server.url, { path: "/healthz" })
       expect(health.status).toBe(200)
       const extensions = await request(server.url, { path: "/api/v1/extensions" })
       expect(extensions.status).toBe(200)
-      expect(JSON.parse(extensions.body).extensions.map((e: { name: string }) => e.name)).toEqual(["metrics", "secret_vault", "webhooks"])
+      expect(JSON.parse(extensions.body).extensions.map((e: { name: string }) => e.name)).toEqual(["metrics", "pulumi_state", "secret_vault", "webhooks"])
       // Each extension's routes are served, not only listed: every global package has its own node_modules with
       // its own copy of the core's peers, and an extension on another copy of @effect/platform had its routes
       // registered where the core's router never looked (404). metrics also brings prom-client with it.
@@ -80,7 +80,7 @@ describe("npm install -g of the packed packages", () => {
       expect(scraped.status).toBe(200)
       expect(scraped.body).toContain("# TYPE attestation_machines_by_status gauge")
       const admin = { authorization: `Bearer ${fs.readFileSync(path.join(dataDir, "admin-token"), "utf8").trim()}` }
-      for (const route of ["/api/v1/webhooks", "/api/v1/shared-secrets"]) {
+      for (const route of ["/api/v1/webhooks", "/api/v1/shared-secrets", "/api/v1/pulumi/token-limits"]) {
         const answer = await request(server.url, { path: route, headers: admin })
         expect(answer.status, `${route}: ${answer.body}`).toBe(200)
       }

@@ -45,6 +45,8 @@ const MAX_LEASE_SECONDS = 3600
 export const MAX_EVENTS_PER_UPDATE = 100_000
 export const MAX_EVENTS_PER_BATCH = 1_000
 
+export const NOT_THIS_UPDATE = "the update token does not belong to this update"
+
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 const FINAL = new Set(["succeeded", "failed", "cancelled"])
 
@@ -77,10 +79,11 @@ export class Updates extends Effect.Service<Updates>()("@itl-attestation/pulumi-
     const leased = (stack: StackRow, updateId: string, token: string | undefined, options: { readonly finishedOk?: boolean } = {}) =>
       Effect.gen(function* () {
         if (token === undefined) return yield* unauthorized("this route needs `Authorization: update-token <lease token>`")
-        const row = yield* lockUpdate(stack, updateId)
+        // An unknown update is the same 401 as a wrong token: a lease token proves nothing about other updates.
+        const row = yield* lockUpdate(stack, updateId).pipe(Effect.catchAll(() => unauthorized(NOT_THIS_UPDATE)))
         const given = digest(token)
         if (row.token_hash === null || !crypto.timingSafeEqual(given, Buffer.from(row.token_hash, "hex"))) {
-          return yield* unauthorized("the update token does not belong to this update")
+          return yield* unauthorized(NOT_THIS_UPDATE)
         }
         if (FINAL.has(row.status)) {
           if (options.finishedOk) return row

@@ -8,7 +8,7 @@ import { json, unauthorized } from "./PulumiError.js"
 import { objectBody } from "./request.js"
 import { Stacks } from "./Stacks.js"
 import { stackRef, whenEnabled } from "./StacksHttp.js"
-import { type UpdateKind, Updates } from "./Updates.js"
+import { NOT_THIS_UPDATE, type UpdateKind, Updates } from "./Updates.js"
 
 type StackPath = { readonly org: string; readonly project: string; readonly stack: string }
 
@@ -37,8 +37,13 @@ export const PulumiUpdatesHttp = HttpApiBuilder.group(PulumiApi, "pulumiUpdates"
       Effect.gen(function* () {
         const token = updateTokenOf(request)
         if (token === undefined) return yield* unauthorized("this route needs `Authorization: update-token <lease token>`")
-        yield* checkRef(stackRef(path))
-        return { token, stack: yield* stacks.get(stackRef(path)) }
+        // Without the update's token nothing is said about the stack or the update: no 404, no 400.
+        const stack = yield* checkRef(stackRef(path)).pipe(
+          Effect.zipRight(stacks.find(stackRef(path))),
+          Effect.catchAll(() => Effect.succeed(undefined))
+        )
+        if (stack === undefined) return yield* unauthorized(NOT_THIS_UPDATE)
+        return { token, stack }
       })
 
     const createOf = (kind: UpdateKind) =>

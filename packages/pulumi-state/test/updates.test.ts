@@ -179,6 +179,17 @@ describe("the lease token", () => {
     const other = await api.patch(`${S("a1")}/update/${one.id}/checkpoint`, cp, lease(t2))
     expect(other.status).toBe(401)
     expect(other.body.code).toBe(401)
+    // A lease token says nothing about stacks or updates that are not its own: 401, never 404 or 400.
+    for (const path of [
+      `${S("nosuch")}/update/${one.id}/checkpoint`,
+      `/api/stacks/x/proj/a1/update/${one.id}/checkpoint`,
+      `${S("a1")}/update/00000000-0000-4000-8000-000000000000/checkpoint`,
+      `${S("a1")}/update/not-a-uuid/checkpoint`
+    ]) {
+      const answer = await api.patch(path, cp, lease(t1))
+      expect(answer.status, path).toBe(401)
+      expect(answer.body).toEqual({ code: 401, message: "the update token does not belong to this update" })
+    }
     // No token at all, or the API token on an update-token route.
     expect((await api.patch(`${S("a1")}/update/${one.id}/checkpoint`, cp)).status).toBe(401)
     expect((await api.patch(`${S("a1")}/update/${one.id}/checkpoint`, cp, { auth: null })).status).toBe(401)
