@@ -103,6 +103,42 @@ describe("deployments across instances", () => {
     }
   }, 300_000)
 
+  it("a normal stop (SIGTERM) ends the running deployment failed and stops its processes", async () => {
+    sharedNodeModules()
+    const database = await freshDatabase()
+    try {
+      const settings = settingsFor(database)
+      const first = await serve(settings)
+      expect((await call(first, "POST", "/api/stacks/acme/app", { stackName: "stopped" })).status).toBe(200)
+      const marker = path.join(base, "stopped.pid")
+      const repo = makeRepo(repos, "stopped", {
+        project: "app",
+        code: programCode(`require("fs").writeFileSync(process.env.MARKER, String(process.pid)); module.exports = new Promise(() => setInterval(() => {}, 1000));`)
+      })
+      const run = (await call(first, "POST", "/api/stacks/acme/app/stopped/deployments", { operation: "update", source: { repoURL: repo, branch: "main" }, environment: { MARKER: marker } })).body
+      const programPid = Number(await until("the program to run", async () => (fs.existsSync(marker) ? fs.readFileSync(marker, "utf8") || undefined : undefined)))
+      orphans.push(programPid)
+      first.child.kill("SIGTERM")
+      await first.exit(60_000)
+      const alive = () => {
+        try {
+          process.kill(programPid, 0)
+          return true
+        } catch {
+          return false
+        }
+      }
+      expect(alive()).toBe(false)
+      const second = await serve(settings)
+      const done = (await call(second, "GET", `/api/stacks/acme/app/stopped/deployments/${run.id}`)).body
+      expect(done).toMatchObject({ status: "failed", reason: "the server stopped while it ran" })
+      second.child.kill("SIGTERM")
+      await second.exited
+    } finally {
+      await database.cleanup()
+    }
+  }, 300_000)
+
   it.skipIf(process.env.TEST_DATABASE_URL === undefined || process.env.TEST_DATABASE_URL === "")(
     "two instances on one PostgreSQL database run each deployment exactly once",
     async () => {
