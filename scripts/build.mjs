@@ -55,6 +55,11 @@ const afterTsc = [
     name: "bundle webhooks' CLI module",
     output: "packages/webhooks/dist/cli.cjs",
     run: node("packages/cli/scripts/bundle.mjs", "packages/webhooks/dist/cli.js", "packages/webhooks/dist/cli.cjs")
+  },
+  {
+    name: "bundle pulumi_state's CLI module",
+    output: "packages/pulumi-state/dist/cli.cjs",
+    run: node("packages/cli/scripts/bundle.mjs", "packages/pulumi-state/dist/cli.js", "packages/pulumi-state/dist/cli.cjs")
   }
 ]
 

@@ -11,6 +11,7 @@ import { SqlClient } from "@effect/sql"
 import { OperatorCredentials } from "@itl-attestation/core"
 import { Effect, Option, Redacted } from "effect"
 import * as crypto from "node:crypto"
+import { deployTokenCaller, isDeployToken } from "./deployments/DeployTokens.js"
 import { PulumiSettings } from "./PulumiConfig.js"
 import { forbidden, type PulumiError, unauthorized } from "./PulumiError.js"
 import { PulumiAdmin, PulumiRead, PulumiWrite } from "./scopes.js"
@@ -68,6 +69,7 @@ export class PulumiAuth extends Effect.Service<PulumiAuth>()("@itl-attestation/p
         if (Option.isSome(settings.token) && sameSecret(given, Redacted.value(settings.token.value))) {
           return { name: "pulumi-token", tokenId: undefined, rights: new Set<Right>(["read", "write", "admin"]), limit: undefined }
         }
+        if (isDeployToken(given)) return yield* Effect.provideService(deployTokenCaller(request, given), SqlClient.SqlClient, sql)
         const verified = yield* credentials.verify(given)
         if (Option.isNone(verified)) return yield* unauthorized("invalid or revoked access token")
         const token = verified.value

@@ -21,6 +21,7 @@ import { Secrets } from "./Secrets.js"
 import { PulumiSecretsHttp } from "./SecretsHttp.js"
 import { Updates } from "./Updates.js"
 import { PulumiUpdatesHttp } from "./UpdatesHttp.js"
+import { deploymentEvents, deploymentMigrations, DeploymentServices, deploymentsApi } from "./deployments/index.js"
 
 export const PulumiServices = Layer.mergeAll(PulumiAuth.Default, Stacks.Default, Updates.Default, Secrets.Default).pipe(Layer.provideMerge(PulumiSettings.Default))
 
@@ -29,13 +30,14 @@ export const pulumiState = defineExtension({
   version: "1.0.0",
   description: "Pulumi HTTP state backend — store Pulumi stack state in the Attestation DB",
   core: "^2.0.0",
-  migrations,
+  migrations: { ...migrations, ...deploymentMigrations },
   scopes: pulumiScopes,
-  events: pulumiEvents,
-  layer: PulumiServices,
+  events: [...pulumiEvents, ...deploymentEvents],
+  layer: DeploymentServices.pipe(Layer.provideMerge(PulumiServices)),
   apis: [
     serveApi(PulumiApi, Layer.mergeAll(PulumiUserHttp, PulumiStacksHttp, PulumiUpdatesHttp, PulumiSecretsHttp), pulumiPipeline),
-    serveApi(TokenLimitsApi, TokenLimitsHttp)
+    serveApi(TokenLimitsApi, TokenLimitsHttp),
+    deploymentsApi
   ]
 })
 
