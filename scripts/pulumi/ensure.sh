@@ -41,6 +41,8 @@ if is_ready "$bin"; then
   exit 0
 fi
 
+# The official Go tarball installs into /usr/local/go, which a non-login shell may not have on its PATH.
+command -v go >/dev/null || { [ -x /usr/local/go/bin/go ] && export PATH="/usr/local/go/bin:$PATH"; }
 command -v go >/dev/null || { log "Go is needed to build pulumi $PULUMI_VERSION (see $src/go.mod)"; exit 1; }
 mkdir -p "$cache"
 
