@@ -1,5 +1,6 @@
 /** Handlers of the secrets routes: encrypt, decrypt, batch-encrypt, batch-decrypt and the CLI's audit pings. */
-import { HttpApiBuilder, type HttpServerRequest } from "@effect/platform"
+import type { HttpServerRequest } from "@effect/platform"
+import { groupUsing } from "@itl-attestation/core"
 import { Effect } from "effect"
 import { checkRef } from "./names.js"
 import { PulumiApi } from "./PulumiApi.js"
@@ -8,6 +9,7 @@ import { badField, json } from "./PulumiError.js"
 import { objectBody } from "./request.js"
 import { decodeBase64, MAX_BATCH, Secrets } from "./Secrets.js"
 import { Stacks } from "./Stacks.js"
+import { PulumiSettings } from "./PulumiConfig.js"
 import { stackRef, whenEnabled } from "./StacksHttp.js"
 
 type StackPath = { readonly org: string; readonly project: string; readonly stack: string }
@@ -15,7 +17,7 @@ type StackPath = { readonly org: string; readonly project: string; readonly stac
 const list = (value: unknown, field: string) =>
   Array.isArray(value) && value.length <= MAX_BATCH ? Effect.succeed(value as ReadonlyArray<unknown>) : badField(field, `must be an array of at most ${MAX_BATCH} base64 strings`)
 
-export const PulumiSecretsHttp = HttpApiBuilder.group(PulumiApi, "pulumiSecrets", (handlers) =>
+export const PulumiSecretsHttp = groupUsing(PulumiAuth, Stacks, Secrets, PulumiSettings)(PulumiApi, "pulumiSecrets", (handlers) =>
   Effect.gen(function* () {
     const auth = yield* PulumiAuth
     const stacks = yield* Stacks

@@ -1,5 +1,6 @@
 /** Handlers of the login, stack and listing routes (PulumiApi.ts). */
-import { HttpApiBuilder, HttpServerResponse } from "@effect/platform"
+import { HttpServerResponse } from "@effect/platform"
+import { groupUsing } from "@itl-attestation/core"
 import { Effect } from "effect"
 import { checkName, checkOrg, checkRef, checkTags, type StackRef } from "./names.js"
 import { PulumiApi } from "./PulumiApi.js"
@@ -53,7 +54,7 @@ export const whenEnabled = Effect.map(PulumiSettings, (settings) =>
 
 export const stackRef = (path: { org: string; project: string; stack: string }): StackRef => ({ org: path.org, project: path.project, stack: path.stack })
 
-export const PulumiUserHttp = HttpApiBuilder.group(PulumiApi, "pulumiUser", (handlers) =>
+export const PulumiUserHttp = groupUsing(PulumiAuth, Stacks, PulumiSettings)(PulumiApi, "pulumiUser", (handlers) =>
   Effect.gen(function* () {
     const auth = yield* PulumiAuth
     const stacks = yield* Stacks
@@ -116,7 +117,7 @@ export const PulumiUserHttp = HttpApiBuilder.group(PulumiApi, "pulumiUser", (han
   })
 )
 
-export const PulumiStacksHttp = HttpApiBuilder.group(PulumiApi, "pulumiStacks", (handlers) =>
+export const PulumiStacksHttp = groupUsing(PulumiAuth, Stacks, Updates, PulumiSettings)(PulumiApi, "pulumiStacks", (handlers) =>
   Effect.gen(function* () {
     const auth = yield* PulumiAuth
     const stacks = yield* Stacks

@@ -1,7 +1,6 @@
 /** Operator tokens limited to one Pulumi org/project: the admin side (PulumiAuth reads the limits). */
-import { HttpApiBuilder } from "@effect/platform"
 import { SqlClient } from "@effect/sql"
-import { actorOf, AuditedChanges, authorized, NotFound } from "@itl-attestation/core"
+import { actorOf, AuditedChanges, authorized, groupUsing, NotFound } from "@itl-attestation/core"
 import { Effect } from "effect"
 import { PulumiAdmin } from "./scopes.js"
 import { TokenLimit, TokenLimitList, TokenLimitsApi } from "./TokenLimitsApi.js"
@@ -17,7 +16,7 @@ interface LimitRow {
 
 const toLimit = (row: LimitRow) => new TokenLimit({ ...row, created_at: row.created_at.toISOString() })
 
-export const TokenLimitsHttp = HttpApiBuilder.group(TokenLimitsApi, "pulumiTokenLimits", (handlers) =>
+export const TokenLimitsHttp = groupUsing(SqlClient.SqlClient, AuditedChanges)(TokenLimitsApi, "pulumiTokenLimits", (handlers) =>
   Effect.gen(function* () {
     const sql = yield* SqlClient.SqlClient
     const changes = yield* AuditedChanges

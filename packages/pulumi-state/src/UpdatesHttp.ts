@@ -1,5 +1,6 @@
 /** Handlers of the update lifecycle routes (PulumiApi.ts, Updates.ts). */
-import { HttpApiBuilder, type HttpServerRequest } from "@effect/platform"
+import type { HttpServerRequest } from "@effect/platform"
+import { groupUsing } from "@itl-attestation/core"
 import { Effect } from "effect"
 import { checkRef } from "./names.js"
 import { PulumiApi } from "./PulumiApi.js"
@@ -7,12 +8,13 @@ import { PulumiAuth, type Right, updateTokenOf } from "./PulumiAuth.js"
 import { json, unauthorized } from "./PulumiError.js"
 import { objectBody } from "./request.js"
 import { Stacks } from "./Stacks.js"
+import { PulumiSettings } from "./PulumiConfig.js"
 import { stackRef, whenEnabled } from "./StacksHttp.js"
 import { NOT_THIS_UPDATE, type UpdateKind, Updates } from "./Updates.js"
 
 type StackPath = { readonly org: string; readonly project: string; readonly stack: string }
 
-export const PulumiUpdatesHttp = HttpApiBuilder.group(PulumiApi, "pulumiUpdates", (handlers) =>
+export const PulumiUpdatesHttp = groupUsing(PulumiAuth, Stacks, Updates, PulumiSettings)(PulumiApi, "pulumiUpdates", (handlers) =>
   Effect.gen(function* () {
     const auth = yield* PulumiAuth
     const stacks = yield* Stacks

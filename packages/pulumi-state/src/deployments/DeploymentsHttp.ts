@@ -1,8 +1,9 @@
 /** Handlers of the deployments routes (DeploymentsApi.ts). */
-import { HttpApiBuilder } from "@effect/platform"
+import { groupUsing } from "@itl-attestation/core"
 import { Effect } from "effect"
 import { json } from "../PulumiError.js"
 import { queryOf } from "../request.js"
+import { PulumiSettings } from "../PulumiConfig.js"
 import { stackRef, whenEnabled } from "../StacksHttp.js"
 import { Deployments } from "./Deployments.js"
 import { PulumiDeploymentsApi } from "./DeploymentsApi.js"
@@ -14,7 +15,7 @@ const int = (value: string | null, field: string, fallback: number, min: number,
   return Number.isInteger(n) && n >= min && n <= max ? Effect.succeed(n) : badField(field, `must be an integer from ${min} to ${max}`)
 }
 
-export const PulumiDeploymentsHttp = HttpApiBuilder.group(PulumiDeploymentsApi, "pulumiDeployments", (handlers) =>
+export const PulumiDeploymentsHttp = groupUsing(Deployments, PulumiSettings)(PulumiDeploymentsApi, "pulumiDeployments", (handlers) =>
   Effect.gen(function* () {
     const deployments = yield* Deployments
     const serve = yield* whenEnabled
