@@ -167,6 +167,12 @@ module.exports = new Promise(() => setInterval(() => {}, 1000));
     expect(alive(pid, true)).toBe(false)
     expect(alive(programPid)).toBe(false)
     expect((await api.del(`${S("slow")}/deployments/${slow.body.id}/cancel`)).status).toBe(409)
+    // The Pulumi update its CLI had started is over with it: the stack is free now, not when that lease runs out.
+    const own = await server.sql<{ status: string }>(
+      `SELECT status FROM extension_pulumi_state_updates WHERE created_by = 'deployment:${slow.body.id}'`
+    )
+    expect(own.length).toBeGreaterThan(0)
+    expect(own.filter((u) => u.status === "running" || u.status === "not started")).toEqual([])
     // Its run is over: the token is refused everywhere.
     expect((await api.get(S("slow"), as)).status).toBe(401)
     expect((await api.get("/api/user", as)).status).toBe(401)

@@ -12,6 +12,8 @@ import { SqlClient } from "@effect/sql"
 import { AuditedChanges, Keyring, systemActor } from "@itl-attestation/core"
 import { Deferred, Effect, Exit, FiberSet, Layer, Option, Ref } from "effect"
 import * as crypto from "node:crypto"
+import { Stacks } from "../Stacks.js"
+import { Updates } from "../Updates.js"
 import { DeploySettings } from "./DeployConfig.js"
 import { type DeploymentRow, environmentAad, PUBLIC_COLUMNS } from "./Deployment.js"
 import { DeploymentWake } from "./DeploymentWake.js"
@@ -35,6 +37,8 @@ export const DeploymentRunner = Layer.scopedDiscard(
     const changes = yield* AuditedChanges
     const settings = yield* DeploySettings
     const wake = yield* DeploymentWake
+    const stacks = yield* Stacks
+    const updates = yield* Updates
     const instance = crypto.randomUUID()
     const columns = sql.unsafe(PUBLIC_COLUMNS.map((c) => `d.${c}`).join(", "))
     const runs = yield* FiberSet.make()
@@ -92,6 +96,21 @@ export const DeploymentRunner = Layer.scopedDiscard(
             )
             .pipe(Effect.map((plain) => JSON.parse(plain.toString("utf8")) as Record<string, string>))
 
+    /**
+     * On SIGINT the CLI ends its own update (as failed) before it exits; a CLI that had to be killed (past the
+     * grace period) or that crashed leaves it running. Whatever is still open is ended here, as `pulumi cancel`
+     * would, so that the stack is free at once instead of when that update's lease runs out (five minutes).
+     */
+    const endOwnUpdates = (row: DeploymentRow) =>
+      Effect.gen(function* () {
+        const stack = yield* stacks.find({ org: row.org, project: row.project, stack: row.stack })
+        if (stack === undefined) return
+        const actor = `deployment:${row.deployment_id}`
+        const open = yield* sql<{ update_id: string }>`SELECT update_id FROM extension_pulumi_state_updates
+          WHERE stack_id = ${stack.stack_id} AND created_by = ${actor} AND status IN ('not started', 'running')`
+        for (const { update_id } of open) yield* updates.cancel(actor, stack, update_id)
+      }).pipe(Effect.catchAllCause((cause) => Effect.logWarning("a deployment's unfinished Pulumi update could not be ended", cause)))
+
     const finish = (row: DeploymentRow, ending: Ending) =>
       changes
         .run(
@@ -102,7 +121,10 @@ export const DeploymentRunner = Layer.scopedDiscard(
             RETURNING ${columns}`.pipe(Effect.map((rows) => rows[0])),
           (done) => (done === undefined ? undefined : record(done, `pulumi_state.deployment_${done.status}`))
         )
-        .pipe(Effect.zipRight(sql`DELETE FROM extension_pulumi_state_deploy_tokens WHERE deployment_id = ${row.deployment_id}`))
+        .pipe(
+          Effect.zipRight(sql`DELETE FROM extension_pulumi_state_deploy_tokens WHERE deployment_id = ${row.deployment_id}`),
+          Effect.zipRight(endOwnUpdates(row))
+        )
 
     const run = (row: DeploymentRow) =>
       Effect.gen(function* () {
