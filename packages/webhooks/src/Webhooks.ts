@@ -175,8 +175,14 @@ export class Webhooks extends Effect.Service<Webhooks>()("@itl-attestation/webho
         const operator = yield* authorized(WebhooksWrite)
         yield* changes.run(
           actorOf(operator),
-          Effect.flatMap(sql<WebhookRow>`DELETE FROM extension_webhooks WHERE webhook_id = ${id} RETURNING *`, ([row]) =>
-            row === undefined ? Effect.fail(new NotFound({ message: `webhook ${id} not found` })) : Effect.succeed(row)
+          // History first, then the webhook: the delivery worker locks an attempt's row and then its webhook's, and
+          // deleting the webhook alone (its history by cascade) took them in the other order: a delete while an
+          // attempt was being recorded ended in a deadlock (500).
+          sql`DELETE FROM extension_webhook_deliveries WHERE webhook_id = ${id}`.pipe(
+            Effect.zipRight(sql<WebhookRow>`DELETE FROM extension_webhooks WHERE webhook_id = ${id} RETURNING *`),
+            Effect.flatMap(([row]) =>
+              row === undefined ? Effect.fail(new NotFound({ message: `webhook ${id} not found` })) : Effect.succeed(row)
+            )
           ),
           (row) => ({ action: "webhook.deleted", targetType: "webhook", targetId: id, details: { url: urlForAudit(row.url) } })
         )
